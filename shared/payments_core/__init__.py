@@ -1,0 +1,1 @@
+"""Shared building blocks of the payment services; shipped as the Lambda layer."""

@@ -1,0 +1,90 @@
+"""Typed domain exceptions. HTTP handlers map them in one place; nothing matches on message text."""
+
+from __future__ import annotations
+
+
+class PaymentsError(Exception):
+    """Base of every domain error: a stable ``code``, the HTTP status it maps to, and the offending field."""
+
+    code = "payments_error"
+    http_status = 500
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def to_body(self) -> dict[str, dict[str, str]]:
+        error = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return {"error": error}
+
+
+class InvalidPayment(PaymentsError):
+    code = "invalid_payment"
+    http_status = 422
+
+
+class InvalidAmount(InvalidPayment):
+    code = "invalid_amount"
+
+
+class UnsupportedCurrency(InvalidPayment):
+    code = "unsupported_currency"
+
+
+class CardDataRejected(InvalidPayment):
+    """A raw card number or CVV reached the API. Only tokens are accepted; the value is never echoed."""
+
+    code = "card_data_not_allowed"
+
+
+class InvalidRequest(PaymentsError):
+    code = "invalid_request"
+    http_status = 400
+
+
+class BatchTooLarge(PaymentsError):
+    code = "batch_too_large"
+    http_status = 413
+
+
+class IdempotencyKeyReused(PaymentsError):
+    code = "idempotency_key_reused"
+    http_status = 422
+
+
+class RequestInProgress(PaymentsError):
+    code = "request_in_progress"
+    http_status = 409
+
+
+class NotFound(PaymentsError):
+    code = "not_found"
+    http_status = 404
+
+
+class PayloadConflict(PaymentsError):
+    """The same transaction id arrived with a different payload (a key reused after its idempotency window)."""
+
+    code = "payload_conflict"
+    http_status = 409
+
+
+class StatusTransitionRejected(PaymentsError):
+    """A write tried to move a transaction's status backwards or out of a final state."""
+
+    code = "status_transition_rejected"
+    http_status = 409
+
+
+class TransactionNotFound(NotFound):
+    code = "transaction_not_found"
+
+
+class DependencyError(PaymentsError):
+    """An AWS dependency failed in a way a retry may fix."""
+
+    code = "dependency_error"
+    http_status = 503

@@ -1,0 +1,34 @@
+"""Configuration, read once from the function's environment (set by template.yaml)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    environment: str = "dev"
+    transactions_table: str = ""
+    settlements_table: str = ""
+    audit_table: str = ""
+    idempotency_table: str = ""
+    archive_bucket: str = ""
+    payments_queue_url: str = ""
+    state_machine_arn: str = ""
+    audit_shards: int = Field(default=16, ge=10, le=256)
+
+    def require(self, name: str) -> str:
+        """A setting the caller cannot work without; a missing one is a deployment error, said loudly."""
+        value = getattr(self, name)
+        if not value:
+            raise RuntimeError(f"{name.upper()} is not set in this function's environment")
+        return str(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    fields = Settings.model_fields
+    values = {name: os.environ[name.upper()] for name in fields if os.environ.get(name.upper())}
+    return Settings.model_validate(values)
