@@ -1,0 +1,64 @@
+"""Deterministic ids and card-data detection."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from payments_core.carddata import find_card_data, looks_like_pan, luhn_valid
+from payments_core.ids import payload_hash, shard_of, transaction_id
+
+
+@given(submitter=st.text(min_size=1, max_size=40), key=st.text(min_size=1, max_size=255))
+def test_transaction_id_is_deterministic_per_submitter_and_key(submitter, key):
+    """Every duplicate of a payment (retry, redelivery, replay) gets the same id."""
+    first = transaction_id(submitter, key)
+    assert first == transaction_id(submitter, key)
+    assert uuid.UUID(first).version == 5
+
+
+def test_same_key_from_two_submitters_gives_two_ids():
+    assert transaction_id("key-a", "order-1") != transaction_id("key-b", "order-1")
+
+
+def test_payload_hash_ignores_key_order_and_refuses_floats():
+    assert payload_hash({"a": Decimal("1.00"), "b": "x"}) == payload_hash({"b": "x", "a": Decimal("1.00")})
+    with pytest.raises(TypeError):
+        payload_hash({"amount": 1.0})
+
+
+@given(st.uuids())
+def test_shard_is_within_range(value):
+    assert 0 <= shard_of(str(value), 16) < 16
+
+
+@pytest.mark.parametrize(
+    "pan",
+    ["4242424242424242", "4242 4242 4242 4242", "5555-5555-5555-4444", "378282246310005", "6011111111111117"],
+)
+def test_test_card_numbers_are_detected(pan):
+    assert looks_like_pan(pan)
+    assert find_card_data({"payment_method": {"note": f"card {pan}"}}) == "payment_method.note"
+
+
+@pytest.mark.parametrize(
+    "text", ["order-1001", "tok_visa_4242", "4242", "12345678901234567890123", "2026-11-28T10:00:00Z"]
+)
+def test_ordinary_values_are_not_card_numbers(text):
+    assert not looks_like_pan(text)
+
+
+@pytest.mark.parametrize("key", ["cvv", "CVC", "card_number", "pan", "security-code"])
+def test_sensitive_field_names_are_reported_by_path(key):
+    assert find_card_data({"payment_method": {key: "123"}}) == f"payment_method.{key}"
+
+
+def test_card_number_as_json_number_is_detected_in_lists():
+    assert find_card_data({"metadata": [1, 4111111111111111]}) == "metadata[1]"
+
+
+def test_luhn():
+    assert luhn_valid("79927398713")
+    assert not luhn_valid("79927398710")
