@@ -1,0 +1,54 @@
+# Quick start: `make demo` runs the whole pipeline locally; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+REQUIREMENTS := requirements/dev.txt shared/requirements.txt pyproject.toml
+
+.PHONY: help venv demo test test-fast lint build deploy bench-local local-up clean
+
+help:
+	@echo "make demo         run the whole pipeline locally on the sample batch and show the outcome"
+	@echo "make test         run the whole test suite (unit, integration, state machine, infrastructure, e2e)"
+	@echo "make lint         ruff, mypy and cfn-lint"
+	@echo "make build        build the arm64 layer and functions into .aws-sam/build (what sam build does)"
+	@echo "make deploy       sam deploy (needs the SAM CLI and AWS credentials)"
+	@echo "make bench-local  measure local end-to-end throughput and latency"
+	@echo "make local-up     serve the local stack until Ctrl-C"
+
+$(STAMP): $(REQUIREMENTS)
+	@test -x $(PY) || "$$(.ci/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m payctl demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services payctl
+	$(VENV)/bin/cfn-lint template.yaml
+
+build: $(STAMP)
+	$(PY) -m payctl.build
+
+deploy: build
+	sam deploy --config-env $${SAM_CONFIG_ENV:-default}
+
+bench-local: $(STAMP)
+	$(PY) -m payctl.bench
+
+local-up: $(STAMP)
+	$(PY) -m payctl local up
+
+clean:
+	rm -rf .aws-sam build .pytest_cache .mypy_cache .ruff_cache .payctl
