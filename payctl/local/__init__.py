@@ -1,0 +1,1 @@
+"""The whole stack on one machine: moto, the API front, the SQS pollers, served until stopped."""

@@ -1,0 +1,186 @@
+"""The API's routes, read from the template's ``Api`` events and its ``AWS::Serverless::Api``.
+
+There is no second, hand-written route list: a route added to template.yaml is served locally
+as soon as the stack restarts, with the same path, method and ``ApiKeyRequired`` setting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import unquote
+
+from payctl.local.template import (
+    as_bool,
+    merged_globals,
+    resolve,
+    resources_of_type,
+)
+from payctl.local.throttle import QuotaPeriod, UsagePlanLimits
+
+# SAM names the API it creates for events without a RestApiId, and gives it this stage.
+IMPLICIT_API = "ServerlessRestApi"
+IMPLICIT_STAGE = "Prod"
+
+# The Api properties the local front uses; others (log settings, tracing...) may hold intrinsics
+# that only CloudFormation can resolve.
+_API_PROPERTIES = ("StageName", "Auth", "GatewayResponses", "BinaryMediaTypes")
+
+_PARAM = re.compile(r"^\{([A-Za-z0-9._-]+)(\+?)\}$")
+
+
+@dataclass(frozen=True)
+class Route:
+    api_id: str
+    resource_path: str
+    method: str  # upper case; "ANY" matches every method
+    function_id: str
+    api_key_required: bool
+    event_name: str
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return tuple(part for part in self.resource_path.split("/") if part)
+
+    def specificity(self) -> tuple[int, ...]:
+        """Literal segments beat ``{param}``, which beats ``{proxy+}`` (API Gateway's order)."""
+        ranks = []
+        for segment in self.segments:
+            found = _PARAM.match(segment)
+            ranks.append(0 if found is None else (2 if found.group(2) else 1))
+        return (*ranks, 1 if self.method == "ANY" else 0)
+
+    def match_path(self, path: str) -> dict[str, str] | None:
+        parts = [part for part in path.split("/") if part]
+        params: dict[str, str] = {}
+        for index, segment in enumerate(self.segments):
+            found = _PARAM.match(segment)
+            if found and found.group(2):
+                if index >= len(parts):
+                    return None
+                params[found.group(1)] = unquote("/".join(parts[index:]))
+                return params
+            if index >= len(parts):
+                return None
+            if found:
+                params[found.group(1)] = unquote(parts[index])
+            elif segment != parts[index]:
+                return None
+        return params if len(parts) == len(self.segments) else None
+
+
+@dataclass(frozen=True)
+class ApiDefinition:
+    api_id: str
+    stage_name: str
+    api_key_required_default: bool
+    usage_plan: UsagePlanLimits | None
+    routes: tuple[Route, ...] = field(default_factory=tuple)
+    gateway_responses: dict[str, Any] = field(default_factory=dict)
+    binary_media_types: tuple[str, ...] = ()
+
+
+class NoRoute(LookupError):
+    """API Gateway answers this with 403 "Missing Authentication Token", not 404."""
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    route: Route
+    path_parameters: dict[str, str]
+
+
+class RouteTable:
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = sorted(routes, key=Route.specificity)
+
+    def match(self, method: str, path: str) -> RouteMatch:
+        method = method.upper()
+        for route in self.routes:
+            if route.method not in (method, "ANY"):
+                continue
+            params = route.match_path(path)
+            if params is not None:
+                return RouteMatch(route, params)
+        raise NoRoute(f"{method} {path}")
+
+
+def _normalise_path(path: str) -> str:
+    return "/" + "/".join(part for part in path.split("/") if part)
+
+
+def _usage_plan(auth: dict[str, Any]) -> UsagePlanLimits | None:
+    plan = auth.get("UsagePlan") or {}
+    if str(plan.get("CreateUsagePlan", "NONE")).upper() == "NONE":
+        return None
+    throttle = plan.get("Throttle") or {}
+    quota = plan.get("Quota") or {}
+    try:
+        rate = Decimal(str(throttle["RateLimit"])) if "RateLimit" in throttle else None
+    except InvalidOperation as exc:
+        raise ValueError(f"usage plan RateLimit {throttle['RateLimit']!r} is not a number") from exc
+    return UsagePlanLimits(
+        rate_limit=rate,
+        burst_limit=int(throttle["BurstLimit"]) if "BurstLimit" in throttle else None,
+        quota_limit=int(quota["Limit"]) if "Limit" in quota else None,
+        quota_period=QuotaPeriod(str(quota.get("Period", "DAY")).upper()),
+    )
+
+
+def _resolvable(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _api_properties(properties: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    return {key: resolve(properties[key], parameters) for key in _API_PROPERTIES if key in properties}
+
+
+def api_definitions(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, ApiDefinition]:
+    """Every REST API in the template with its routes, resolved against ``parameters``."""
+    apis: dict[str, dict[str, Any]] = {}
+    for api_id, resource in resources_of_type(template, "AWS::Serverless::Api").items():
+        properties = merged_globals(template, "Api", resource.get("Properties") or {})
+        apis[api_id] = _api_properties(properties, parameters)
+
+    routes: dict[str, list[Route]] = {}
+    for function_id, resource in resources_of_type(template, "AWS::Serverless::Function").items():
+        for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") != "Api":
+                continue
+            props = event.get("Properties") or {}
+            rest_api = props.get("RestApiId", {"Ref": IMPLICIT_API})
+            api_id = rest_api["Ref"] if isinstance(rest_api, dict) and "Ref" in rest_api else str(rest_api)
+            if api_id == IMPLICIT_API and api_id not in apis:
+                implicit = merged_globals(template, "Api", {"StageName": IMPLICIT_STAGE})
+                apis[api_id] = _api_properties(implicit, parameters)
+            if api_id not in apis:
+                raise ValueError(f"{function_id}.{event_name} refers to unknown API {api_id}")
+            api_auth = apis[api_id].get("Auth") or {}
+            auth = resolve(props.get("Auth") or {}, parameters)
+            required = auth.get("ApiKeyRequired", api_auth.get("ApiKeyRequired", False))
+            routes.setdefault(api_id, []).append(
+                Route(
+                    api_id=api_id,
+                    resource_path=_normalise_path(str(resolve(props["Path"], parameters))),
+                    method=str(resolve(props["Method"], parameters)).upper(),
+                    function_id=function_id,
+                    api_key_required=as_bool(required),
+                    event_name=event_name,
+                )
+            )
+
+    definitions = {}
+    for api_id, props in apis.items():
+        auth = props.get("Auth") or {}
+        definitions[api_id] = ApiDefinition(
+            api_id=api_id,
+            stage_name=str(props.get("StageName", IMPLICIT_STAGE)),
+            api_key_required_default=as_bool(auth.get("ApiKeyRequired", False)),
+            usage_plan=_usage_plan(auth),
+            routes=tuple(routes.get(api_id, [])),
+            gateway_responses=_resolvable(props.get("GatewayResponses")),
+            binary_media_types=tuple(str(item) for item in props.get("BinaryMediaTypes") or ()),
+        )
+    return definitions

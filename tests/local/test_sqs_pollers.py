@@ -1,0 +1,295 @@
+"""SQS pollers behave like Lambda's event source mapping (run here against moto's SQS)."""
+
+import hashlib
+import json
+import threading
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from payctl.local.pollers import EventSourceConfig, SqsPoller, failed_message_ids, lambda_sqs_event
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def sqs(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield boto3.client("sqs", region_name=REGION)
+
+
+def _queue(sqs, name="payments", visibility=30, max_receive=None):
+    attributes = {"VisibilityTimeout": str(visibility)}
+    if max_receive:
+        dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        attributes["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}
+        )
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def _send(sqs, url, count, prefix="m"):
+    ids = []
+    for index in range(count):
+        sent = sqs.send_message(
+            QueueUrl=url,
+            MessageBody=json.dumps({"n": index, "p": prefix}),
+            MessageAttributes={
+                "transaction_id": {"DataType": "String", "StringValue": f"{prefix}-{index}"},
+                "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+            },
+        )
+        ids.append(sent["MessageId"])
+    return ids
+
+
+def _depth(sqs, url):
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]), int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+class Function:
+    def __init__(self, respond=None):
+        self.events = []
+        self.respond = respond or (lambda event: {"batchItemFailures": []})
+        self.lock = threading.Lock()
+
+    def __call__(self, function_id, event):
+        with self.lock:
+            self.events.append(event)
+        return self.respond(event)
+
+
+def _poller(sqs, url, arn, function, **config):
+    source = EventSourceConfig(function_id="Consumer", queue_url=url, queue_arn=arn, **config)
+    return SqsPoller(source, sqs, function, REGION, wait_seconds=1)
+
+
+def test_event_records_have_lambdas_sqs_shape(sqs):
+    url, arn = _queue(sqs)
+    [message_id] = _send(sqs, url, 1)
+    function = Function()
+
+    _poller(sqs, url, arn, function, report_batch_item_failures=True).poll_once()
+
+    [record] = function.events[0]["Records"]
+    assert record["messageId"] == message_id
+    assert record["receiptHandle"]
+    assert json.loads(record["body"]) == {"n": 0, "p": "m"}
+    assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == arn
+    assert record["awsRegion"] == REGION
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert {"SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
+    assert record["messageAttributes"]["transaction_id"] == {
+        "stringValue": "m-0",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    assert record["messageAttributes"]["blob"]["binaryValue"] == "AAE="
+    assert record["messageAttributes"]["blob"]["dataType"] == "Binary"
+
+
+def test_batch_item_failures_return_only_those_records(sqs):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 5)
+
+    def fail_third(event):
+        return {"batchItemFailures": [{"itemIdentifier": event["Records"][2]["messageId"]}]}
+
+    outcome = _poller(sqs, url, arn, Function(fail_third), report_batch_item_failures=True).poll_once()
+
+    assert (outcome.received, outcome.deleted, outcome.returned) == (5, 4, 1)
+    assert _depth(sqs, url) == (0, 1)
+
+
+def test_a_function_error_returns_the_whole_batch(sqs):
+    url, arn = _queue(sqs, visibility=1)
+    _send(sqs, url, 3)
+
+    def explode(event):
+        raise RuntimeError("Lambda.ServiceException")
+
+    outcome = _poller(sqs, url, arn, Function(explode), report_batch_item_failures=True).poll_once()
+
+    assert outcome.function_error and outcome.deleted == 0
+    assert _depth(sqs, url) == (0, 3)
+
+
+def test_without_report_batch_item_failures_a_response_is_ignored(sqs):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 2)
+
+    def claims_failure(event):
+        return {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+
+    outcome = _poller(sqs, url, arn, Function(claims_failure)).poll_once()
+
+    assert outcome.deleted == 2
+    assert _depth(sqs, url) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (None, set()),
+        ({}, set()),
+        ({"batchItemFailures": None}, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "a"}]}, {"a"}),
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),
+        ({"batchItemFailures": [{"itemIdentifier": None}]}, {"a", "b"}),
+        ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),
+        ({"batchItemFailures": [{"wrongKey": "a"}]}, {"a", "b"}),
+        ({"batchItemFailures": "a"}, {"a", "b"}),
+        ("not an object", {"a", "b"}),
+    ],
+)
+def test_partial_batch_response_rules_follow_lambda(response, expected):
+    assert failed_message_ids(response, ["a", "b"]) == expected
+
+
+def test_batch_size_caps_a_batch(sqs):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 7)
+    function = Function()
+
+    _poller(sqs, url, arn, function, batch_size=3).poll_once()
+
+    assert len(function.events[0]["Records"]) == 3
+
+
+def test_batching_window_gathers_messages_sent_while_it_is_open(sqs):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 1, prefix="first")
+    later = threading.Timer(0.3, lambda: _send(sqs, url, 2, prefix="later"))
+    later.start()
+    function = Function()
+
+    started = time.monotonic()
+    _poller(sqs, url, arn, function, batch_size=10, batching_window_seconds=1).poll_once()
+    elapsed = time.monotonic() - started
+    later.join()
+
+    assert len(function.events[0]["Records"]) == 3
+    assert 0.9 <= elapsed < 2.5
+
+
+def test_a_full_batch_does_not_wait_for_the_window(sqs):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 4)
+    function = Function()
+
+    started = time.monotonic()
+    _poller(sqs, url, arn, function, batch_size=4, batching_window_seconds=5).poll_once()
+
+    assert time.monotonic() - started < 1
+    assert len(function.events[0]["Records"]) == 4
+
+
+def test_without_a_window_a_batch_is_whatever_one_receive_returns(sqs):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 2)
+    function = Function()
+
+    _poller(sqs, url, arn, function, batch_size=10, batching_window_seconds=0).poll_once()
+
+    assert 1 <= len(function.events[0]["Records"]) <= 2
+
+
+def test_maximum_concurrency_bounds_concurrent_batches(sqs):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 12)
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def slow(event):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.2)
+        with lock:
+            active[0] -= 1
+        return {}
+
+    poller = _poller(sqs, url, arn, Function(slow), batch_size=2, maximum_concurrency=3)
+    poller.start()
+    deadline = time.monotonic() + 10
+    while _depth(sqs, url) != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    poller.stop()
+
+    assert _depth(sqs, url) == (0, 0)
+    assert peak[0] == 3
+    assert poller.stats.deleted == 12
+
+
+def test_redrive_to_the_dlq_is_left_to_sqs_after_max_receive_count(sqs):
+    url, arn = _queue(sqs, visibility=1, max_receive=2)
+    dlq = sqs.get_queue_url(QueueName="payments-dlq")["QueueUrl"]
+    [message_id] = _send(sqs, url, 1, prefix="poison")
+
+    def always_fails(event):
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+    function = Function(always_fails)
+    poller = _poller(sqs, url, arn, function, report_batch_item_failures=True)
+    poller.start()
+    deadline = time.monotonic() + 10
+    while _depth(sqs, dlq)[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    poller.stop()
+
+    receive_counts = [
+        event["Records"][0]["attributes"]["ApproximateReceiveCount"] for event in function.events
+    ]
+    assert receive_counts == ["1", "2"]
+    moved = sqs.receive_message(QueueUrl=dlq, MessageAttributeNames=["All"])["Messages"][0]
+    assert moved["MessageId"] == message_id
+    assert moved["MessageAttributes"]["transaction_id"]["StringValue"] == "poison-0"
+
+
+def test_stop_is_prompt_when_idle(sqs):
+    url, arn = _queue(sqs)
+    poller = _poller(sqs, url, arn, Function(), maximum_concurrency=4)
+    poller.start()
+    time.sleep(0.2)
+
+    started = time.monotonic()
+    poller.stop()
+
+    assert time.monotonic() - started < 2
+    assert not poller.running
+
+
+def test_event_builder_is_pure():
+    message = {
+        "MessageId": "id-1",
+        "ReceiptHandle": "rh",
+        "Body": "{}",
+        "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
+        "Attributes": {"ApproximateReceiveCount": "3"},
+    }
+
+    event = lambda_sqs_event([message], "arn:aws:sqs:eu-west-1:1:q", "eu-west-1")
+
+    assert event["Records"][0]["messageAttributes"] == {}
+    assert event["Records"][0]["awsRegion"] == "eu-west-1"
+    assert "md5OfMessageAttributes" not in event["Records"][0]
