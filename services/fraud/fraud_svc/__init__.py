@@ -1,0 +1,1 @@
+"""Fraud risk scoring of a payment, the workflow's second parallel check."""

@@ -1,0 +1,77 @@
+"""The fraud step's only AWS access: the velocity count, its map on the transaction, the audit table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from payments_core import aws
+from payments_core.clock import now_iso
+from payments_core.dynamo import serialize
+from payments_core.errors import DependencyError
+from payments_core.observability import get_tracer
+from payments_core.settings import get_settings
+from payments_core.transactions import TransactionStore
+
+ATTRIBUTE = "fraud"
+CUSTOMER_INDEX = "by_customer"
+
+tracer = get_tracer("fraud")
+
+
+class CustomerVelocity:
+    """Counts through the keys-only ``by_customer`` index: Select COUNT reads no item attributes."""
+
+    def __init__(self, table_name: str | None = None, dynamodb: Any = None) -> None:
+        self._table = table_name or get_settings().require("transactions_table")
+        self._dynamodb = dynamodb
+
+    @property
+    def _client(self) -> Any:
+        return self._dynamodb or aws.client("dynamodb")
+
+    @tracer.capture_method(capture_response=False)
+    def recent_transactions(self, customer_id: str, since: str, exclude_transaction_id: str) -> int:
+        # The transaction id is projected into every index, so the filter works on a keys-only GSI.
+        # A COUNT query still pages at 1 MB scanned; follow LastEvaluatedKey.
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": CUSTOMER_INDEX,
+            "Select": "COUNT",
+            "KeyConditionExpression": "#customer = :customer AND #created >= :since",
+            "FilterExpression": "#id <> :self",
+            "ExpressionAttributeNames": {
+                "#customer": "customer_id",
+                "#created": "created_at",
+                "#id": "transaction_id",
+            },
+            "ExpressionAttributeValues": serialize(
+                {":customer": customer_id, ":since": since, ":self": exclude_transaction_id}
+            ),
+        }
+        total = 0
+        try:
+            while True:
+                page = self._client.query(**kwargs)
+                total += int(page.get("Count", 0))
+                if "LastEvaluatedKey" not in page:
+                    return total
+                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise DependencyError("customer velocity query failed") from exc
+
+
+class FraudStore:
+    """Writes only ``SET fraud = :f, updated_at = :now``, never the rest of the item."""
+
+    def __init__(self, transactions: TransactionStore | None = None) -> None:
+        self._transactions = transactions or TransactionStore()
+
+    @tracer.capture_method(capture_response=False)
+    def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
+        write = self._transactions.record_check(transaction_id, ATTRIBUTE, result, now_iso())
+        if write.applied or write.item is None:
+            return None
+        earlier = write.item.get(ATTRIBUTE)
+        return earlier if isinstance(earlier, dict) else None

@@ -1,0 +1,40 @@
+"""ScoreFraud task of the workflow: Payload in, ``{"outcome", "score", "reasons", "checked_at"}`` out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from fraud_svc.dal import CustomerVelocity, FraudStore
+from fraud_svc.logic import score_payment
+from fraud_svc.models import FraudRequest
+from payments_core.audit import AuditWriter
+from payments_core.observability import get_logger, get_metrics, get_tracer
+
+SERVICE = "fraud"
+
+logger = get_logger(SERVICE)
+tracer = get_tracer(SERVICE)
+metrics = get_metrics(SERVICE)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="transaction_id")
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = FraudRequest.model_validate(event)
+    scored = score_payment(request, velocity=CustomerVelocity(), store=FraudStore(), audit=AuditWriter())
+    result = scored.result
+    tracer.put_annotation("outcome", result.outcome)
+    if scored.first_time:
+        metrics.add_metric(
+            name="FraudDeclined" if result.outcome == "DECLINE" else "FraudApproved",
+            unit=MetricUnit.Count,
+            value=1,
+        )
+    logger.info(
+        "fraud scored", extra={"outcome": result.outcome, "score": result.score, "reasons": result.reasons}
+    )
+    return result.model_dump()

@@ -1,0 +1,1 @@
+"""Final step of the payment workflow: settle, decline or record a failure."""

@@ -1,0 +1,60 @@
+"""Settle / Decline / RecordFailure tasks of the payment workflow, selected by the Payload's ``action``.
+
+Returns ``{"transaction_id", "status": "SETTLED"|"DECLINED"|"FAILED", ...}`` with the settlement,
+the decline reasons or the recorded failure, and ``replayed`` when an earlier run already did it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from payments_core.audit import AuditWriter
+from payments_core.models import Status
+from payments_core.observability import get_logger, get_metrics, get_tracer
+from payments_core.transactions import TransactionStore
+from settlement_svc.dal import ArchiveBucket, SettlementLedger
+from settlement_svc.logic import Dependencies, process
+from settlement_svc.models import REQUEST_ADAPTER
+
+SERVICE = "settlement"
+
+logger = get_logger(SERVICE)
+tracer = get_tracer(SERVICE)
+metrics = get_metrics(SERVICE)
+
+METRIC_BY_STATUS = {
+    Status.SETTLED: "PaymentsSettled",
+    Status.DECLINED: "PaymentsDeclined",
+    Status.FAILED: "PaymentsFailed",
+}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(correlation_id_path="transaction_id")
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = REQUEST_ADAPTER.validate_python(event)
+    logger.append_keys(action=request.action)
+    tracer.put_annotation("action", request.action)
+    deps = Dependencies(
+        transactions=TransactionStore(),
+        ledger=SettlementLedger(),
+        archive=ArchiveBucket(),
+        audit=AuditWriter(),
+    )
+    outcome = process(request, deps)
+    if outcome.first_time:
+        metrics.add_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1)
+    logger.info(
+        "settlement step completed",
+        extra={"status": outcome.status.value, "replayed": not outcome.first_time},
+    )
+    return {
+        "transaction_id": outcome.transaction_id,
+        "status": outcome.status.value,
+        **outcome.detail,
+        "replayed": not outcome.first_time,
+    }

@@ -1,0 +1,385 @@
+"""Settle, decline or record the failure of a payment; every action is safe to run again.
+
+``settle`` does three exactly-once writes, in an order that makes a crash at any point safe to
+retry: the settlement record (conditional put), the archive object (``If-None-Match: *``), then
+the status (forward-only guard). The audit row comes last and is itself write-once. A re-run
+finds each write already done, reads the earlier settlement back and returns the same result.
+
+Fee schedule (illustrative card pricing): ``fee = amount * 2.9% + fixed fee``, rounded half-even
+to the currency's minor units and capped at the amount; ``net = amount - fee``. So fee and net are
+both exact in minor units and always add up to the amount.
+
+| Currency | Fixed fee |
+|---|---|
+| USD, CHF, CAD, AUD | 0.30 |
+| EUR | 0.25 |
+| GBP | 0.20 |
+| SEK | 2.50 |
+| JPY | 30 |
+| KRW | 300 |
+| KWD, BHD | 0.100 |
+
+The archive object ``archive/yyyy/mm/dd/<transaction_id>.json`` is dated by when the transaction
+was received (its ``created_at``), never by the settlement time, so a re-run targets the same key.
+It holds amounts as strings and, of the card, only type, brand, last4 and country.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from payments_core.audit import AuditEvent
+from payments_core.clock import iso, parse_iso, utc_now
+from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
+from payments_core.models import Payment, Status
+from payments_core.money import format_amount, minor_units
+from settlement_svc.models import Checks, DeclineRequest, FailRequest, SettleRequest
+
+if TYPE_CHECKING:
+    from payments_core.transactions import GuardedWrite
+
+STEP: Final = "settlement"
+ACTOR: Final = "settlement"
+
+FEE_RATE: Final = Decimal("0.029")
+FIXED_FEE: Final[Mapping[str, Decimal]] = {
+    "USD": Decimal("0.30"),
+    "EUR": Decimal("0.25"),
+    "GBP": Decimal("0.20"),
+    "CHF": Decimal("0.30"),
+    "CAD": Decimal("0.30"),
+    "AUD": Decimal("0.30"),
+    "SEK": Decimal("2.50"),
+    "JPY": Decimal("30"),
+    "KRW": Decimal("300"),
+    "KWD": Decimal("0.100"),
+    "BHD": Decimal("0.100"),
+}
+
+MAX_CAUSE_CHARS: Final = 512
+MAX_ERROR_CHARS: Final = 128
+REDACTED: Final = "[redacted]"
+# Long digit runs could be card or account numbers; pydantic echoes offending input after input_value=.
+_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d){11,}")
+_INPUT_VALUE = re.compile(r"input_value=(?:'[^']*'|\"[^\"]*\"|\{[^}]*\}|\[[^\]]*\]|[^,\s\]]+)")
+
+
+# ---------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Fee:
+    fee: Decimal
+    net: Decimal
+
+
+def settlement_fee(amount: Decimal, currency: str) -> Fee:
+    """The fee schedule above: exact in minor units, never more than the amount."""
+    unit = Decimal(1).scaleb(-minor_units(currency))
+    gross = amount.quantize(unit, rounding=ROUND_HALF_EVEN)
+    fee = (gross * FEE_RATE + FIXED_FEE[currency]).quantize(unit, rounding=ROUND_HALF_EVEN)
+    fee = min(fee, gross)
+    return Fee(fee=fee, net=gross - fee)
+
+
+def archive_key(transaction_id: str, received: datetime) -> str:
+    return f"archive/{received:%Y/%m/%d}/{transaction_id}.json"
+
+
+def decline_reasons(checks: Checks) -> list[str]:
+    """Validation's reasons when it failed, then fraud's when it declined (marked as such), no duplicates."""
+    reasons: list[str] = []
+    if checks.validation and checks.validation.outcome == "FAIL":
+        reasons += checks.validation.reasons
+    if checks.fraud and checks.fraud.outcome == "DECLINE":
+        reasons += ["fraud_risk_too_high", *checks.fraud.reasons]
+    return list(dict.fromkeys(reasons)) or ["unspecified"]
+
+
+def _sensitive_values(payment: Mapping[str, Any] | None) -> set[str]:
+    if not payment:
+        return set()
+    method = payment.get("payment_method") or {}
+    customer = payment.get("customer") or {}
+    metadata = payment.get("metadata") or {}
+    values = [method.get("token"), payment.get("reference"), customer.get("id"), *metadata.values()]
+    return {v for v in values if isinstance(v, str) and len(v) >= 4}
+
+
+def redact(text: str, payment: Mapping[str, Any] | None = None) -> str:
+    """Remove payment data from an error text: the payment's identifiers, digit runs, echoed input."""
+    for value in sorted(_sensitive_values(payment), key=len, reverse=True):
+        text = text.replace(value, REDACTED)
+    text = _INPUT_VALUE.sub(f"input_value={REDACTED}", text)
+    return _DIGIT_RUN.sub(REDACTED, text)
+
+
+def _summarise_cause(cause: Any) -> str:
+    """A Lambda error's Cause is JSON with a stack trace; keep its type and message only."""
+    if not isinstance(cause, str):
+        return "" if cause is None else json.dumps(cause, default=str, sort_keys=True)
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(parsed, dict) and ("errorMessage" in parsed or "errorType" in parsed):
+        return ": ".join(str(parsed[k]) for k in ("errorType", "errorMessage") if parsed.get(k))
+    return cause
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_failure(request: FailRequest) -> dict[str, str]:
+    """``{"error", "cause"}`` from whichever branch or task failed, redacted and truncated."""
+    errored = [
+        (branch, check)
+        for branch, check in (
+            ("validation", request.checks and request.checks.validation),
+            ("fraud", request.checks and request.checks.fraud),
+        )
+        if check and check.outcome == "ERROR"
+    ]
+    if errored:
+        error = ", ".join(dict.fromkeys(check.error or "Unknown" for _, check in errored))
+        cause = "; ".join(
+            f"{branch}: {check.error or 'Unknown'}: {_summarise_cause(check.cause)}"
+            for branch, check in errored
+        )
+    elif isinstance(request.error, Mapping):
+        error = str(request.error.get("Error") or request.error.get("error") or "Unknown")
+        cause = _summarise_cause(request.error.get("Cause", request.error.get("cause")))
+    else:
+        error, cause = "Unknown", _summarise_cause(request.error)
+    return {
+        "error": _truncate(redact(error, request.payment), MAX_ERROR_CHARS),
+        "cause": _truncate(redact(cause, request.payment), MAX_CAUSE_CHARS),
+    }
+
+
+def archive_document(
+    transaction_id: str, payment: Payment, record: Mapping[str, Any], checks: Checks, received_at: str
+) -> bytes:
+    """The archived settlement: amounts as strings; of the card only type, brand, last4 and country."""
+    currency = payment.currency
+    method = payment.payment_method
+    document = {
+        "transaction_id": transaction_id,
+        "status": Status.SETTLED.value,
+        "merchant_id": payment.merchant_id,
+        "reference": payment.reference,
+        "amount": format_amount(record["amount"], currency),
+        "currency": currency,
+        "fee": format_amount(record["fee"], currency),
+        "net": format_amount(record["net"], currency),
+        "fee_schedule": {"rate": str(FEE_RATE), "fixed": format_amount(FIXED_FEE[currency], currency)},
+        "payment_method": {
+            "type": method.type,
+            "brand": method.brand,
+            "last4": method.last4,
+            "country": method.country,
+        },
+        "customer": payment.customer.model_dump() if payment.customer else None,
+        "metadata": dict(payment.metadata),
+        "checks": checks.model_dump(exclude_none=True),
+        "received_at": received_at,
+        "settled_at": record["settled_at"],
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# ---------------------------------------------------------------------------- dependencies
+
+
+class Transactions(Protocol):
+    def get(self, transaction_id: str) -> dict[str, Any] | None: ...
+
+    def transition(self, transaction_id: str, to: Status, fields: dict[str, Any], now: str) -> GuardedWrite:
+        """Forward-only status write; raises TransactionNotFound for an item that was never received."""
+        ...
+
+
+class Ledger(Protocol):
+    def put_once(self, record: dict[str, Any]) -> bool:
+        """Write the settlement record unless one exists for the transaction; False if it did."""
+        ...
+
+    def get(self, transaction_id: str) -> dict[str, Any] | None: ...
+
+
+class Archive(Protocol):
+    def put_once(self, key: str, body: bytes) -> bool:
+        """Write the object unless the key exists; False if it did."""
+        ...
+
+
+class AuditSink(Protocol):
+    def append(self, event: AuditEvent) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    transactions: Transactions
+    ledger: Ledger
+    archive: Archive
+    audit: AuditSink
+    clock: Callable[[], datetime] = utc_now
+
+
+@dataclass(frozen=True)
+class Outcome:
+    transaction_id: str
+    status: Status
+    detail: dict[str, Any] = field(default_factory=dict)
+    # False when an earlier run already wrote this step's audit row (or, for fail, nothing was written).
+    first_time: bool = True
+
+
+# ---------------------------------------------------------------------------- actions
+
+
+def _received_at(item: Mapping[str, Any], request: SettleRequest) -> str:
+    received = item.get("created_at") or item.get("received_at") or request.received_at
+    if not received:
+        raise TransactionNotFound(f"transaction {request.transaction_id} carries no received date")
+    return str(received)
+
+
+def _settlement_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    currency = record["currency"]
+    return {
+        "amount": format_amount(record["amount"], currency),
+        "currency": currency,
+        "fee": format_amount(record["fee"], currency),
+        "net": format_amount(record["net"], currency),
+        "settled_at": record["settled_at"],
+        "archive_key": record["archive_key"],
+    }
+
+
+def settle(request: SettleRequest, deps: Dependencies) -> Outcome:
+    transaction_id = request.transaction_id
+    payment = request.payment
+    item = deps.transactions.get(transaction_id)
+    if not item or "status" not in item:
+        raise TransactionNotFound(f"transaction {transaction_id} has not been received")
+    if item["status"] == Status.DECLINED:
+        raise StatusTransitionRejected(f"transaction {transaction_id} is DECLINED and cannot be settled")
+    received_at = _received_at(item, request)
+    now = iso(deps.clock())
+    charge = settlement_fee(payment.amount, payment.currency)
+    record: dict[str, Any] = {
+        "transaction_id": transaction_id,
+        "merchant_id": payment.merchant_id,
+        "reference": payment.reference,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "fee": charge.fee,
+        "net": charge.net,
+        "fee_rate": str(FEE_RATE),
+        "fixed_fee": FIXED_FEE[payment.currency],
+        "received_at": received_at,
+        "archive_key": archive_key(transaction_id, parse_iso(received_at)),
+        "settled_at": now,
+    }
+    if not deps.ledger.put_once(record):
+        earlier = deps.ledger.get(transaction_id)
+        if earlier is None:
+            raise DependencyError(f"settlement record of {transaction_id} exists but could not be read")
+        record = earlier
+    deps.archive.put_once(
+        record["archive_key"], archive_document(transaction_id, payment, record, request.checks, received_at)
+    )
+    settlement = {
+        "amount": record["amount"],
+        "currency": record["currency"],
+        "fee": record["fee"],
+        "net": record["net"],
+        "settled_at": record["settled_at"],
+        "archive_key": record["archive_key"],
+    }
+    write = deps.transactions.transition(transaction_id, Status.SETTLED, {"settlement": settlement}, now)
+    if not write.applied and write.status != Status.SETTLED:
+        raise StatusTransitionRejected(
+            f"transaction {transaction_id} is {write.status} and cannot be settled"
+        )
+    view = _settlement_view(record)
+    first_time = deps.audit.append(
+        AuditEvent(
+            transaction_id=transaction_id,
+            step=STEP,
+            event="settled",
+            action="payment.settled",
+            actor=ACTOR,
+            detail=view,
+            outcome=Status.SETTLED.value,
+        )
+    )
+    return Outcome(transaction_id, Status.SETTLED, {"settlement": view}, first_time)
+
+
+def decline(request: DeclineRequest, deps: Dependencies) -> Outcome:
+    transaction_id = request.transaction_id
+    reasons = decline_reasons(request.checks)
+    write = deps.transactions.transition(
+        transaction_id, Status.DECLINED, {"decline_reasons": reasons}, iso(deps.clock())
+    )
+    if not write.applied:
+        if write.status != Status.DECLINED:
+            raise StatusTransitionRejected(
+                f"transaction {transaction_id} is {write.status} and cannot be declined"
+            )
+        reasons = list((write.item or {}).get("decline_reasons") or reasons)
+    first_time = deps.audit.append(
+        AuditEvent(
+            transaction_id=transaction_id,
+            step=STEP,
+            event="declined",
+            action="payment.declined",
+            actor=ACTOR,
+            detail={"reasons": reasons},
+            outcome=Status.DECLINED.value,
+        )
+    )
+    return Outcome(transaction_id, Status.DECLINED, {"decline_reasons": reasons}, first_time)
+
+
+def record_failure(request: FailRequest, deps: Dependencies) -> Outcome:
+    """FAILED with ``{error, cause}``; a transaction already SETTLED or DECLINED is left as it is."""
+    transaction_id = request.transaction_id
+    failure = describe_failure(request)
+    write = deps.transactions.transition(
+        transaction_id, Status.FAILED, {"failure": failure}, iso(deps.clock())
+    )
+    if not write.applied:
+        assert write.status is not None  # transition raises for an item without a status
+        return Outcome(transaction_id, write.status, {}, first_time=False)
+    # One row per attempt when the attempt is named (a retry of the same attempt reuses its row).
+    event = f"failed#{request.execution_name}" if request.execution_name else "failed"
+    first_time = deps.audit.append(
+        AuditEvent(
+            transaction_id=transaction_id,
+            step=STEP,
+            event=event,
+            action="payment.failed",
+            actor=ACTOR,
+            detail=failure,
+            outcome=Status.FAILED.value,
+        )
+    )
+    return Outcome(transaction_id, Status.FAILED, {"failure": failure}, first_time)
+
+
+def process(request: SettleRequest | DeclineRequest | FailRequest, deps: Dependencies) -> Outcome:
+    if isinstance(request, SettleRequest):
+        return settle(request, deps)
+    if isinstance(request, DeclineRequest):
+        return decline(request, deps)
+    return record_failure(request, deps)

@@ -1,0 +1,1 @@
+"""Business validation of a payment, the workflow's first parallel check."""

@@ -1,0 +1,121 @@
+"""Guarded writes to the transactions table shared by the workflow steps.
+
+Nobody rewrites the whole item once ingest has put it. A check (validation, fraud) sets only its
+own map, so the parallel branches cannot overwrite each other whichever finishes first. Status
+moves forward only: ``RECEIVED -> SETTLED | DECLINED | FAILED`` and ``FAILED -> any of them``
+(a redelivery or a DLQ replay retries the workflow); ``SETTLED`` and ``DECLINED`` are final.
+Every guard names ``status`` through ``ExpressionAttributeNames``: it is a DynamoDB reserved word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from botocore.exceptions import ClientError
+
+from payments_core import aws
+from payments_core.dynamo import deserialize, serialize
+from payments_core.errors import DependencyError, TransactionNotFound
+from payments_core.models import Status
+from payments_core.settings import get_settings
+
+OPEN_STATUSES: Final[tuple[Status, Status]] = (Status.RECEIVED, Status.FAILED)
+CONDITION_FAILED: Final[str] = "ConditionalCheckFailedException"
+
+_OPEN_GUARD = "#status IN (:received, :failed)"
+_OPEN_VALUES = {":received": Status.RECEIVED.value, ":failed": Status.FAILED.value}
+
+
+@dataclass(frozen=True)
+class GuardedWrite:
+    """Whether a guarded write landed; when the guard refused it, the item as it stood then."""
+
+    applied: bool
+    item: dict[str, Any] | None = None
+
+    @property
+    def status(self) -> Status | None:
+        value = (self.item or {}).get("status")
+        return Status(value) if value else None
+
+
+class TransactionStore:
+    def __init__(self, table_name: str | None = None, dynamodb: Any = None) -> None:
+        self._table = table_name or get_settings().require("transactions_table")
+        self._dynamodb = dynamodb
+
+    @property
+    def _client(self) -> Any:
+        return self._dynamodb or aws.client("dynamodb")
+
+    def get(self, transaction_id: str) -> dict[str, Any] | None:
+        """The item as plain Python (numbers as Decimal), read consistently, or None."""
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key=serialize({"transaction_id": transaction_id}),
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise DependencyError("transactions table read failed") from exc
+        item = response.get("Item")
+        return deserialize(item) if item else None
+
+    def _guarded_update(self, transaction_id: str, what: str, **kwargs: Any) -> GuardedWrite:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=serialize({"transaction_id": transaction_id}),
+                # The refused item comes back with the error: no second read, no GetItem permission.
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **kwargs,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != CONDITION_FAILED:
+                raise DependencyError(f"{what} failed") from exc
+            item = exc.response.get("Item")
+            return GuardedWrite(applied=False, item=deserialize(item) if item else None)
+        return GuardedWrite(applied=True)
+
+    def record_check(
+        self, transaction_id: str, attribute: str, result: dict[str, Any], now: str
+    ) -> GuardedWrite:
+        """``SET <attribute> = :result``; refused only when the transaction is already final.
+
+        An absent status is allowed: UpdateItem creates the item, so a branch that runs before
+        ingest's item is visible still lands its result.
+        """
+        return self._guarded_update(
+            transaction_id,
+            f"recording {attribute}",
+            UpdateExpression="SET #check = :check, #updated_at = :now",
+            ConditionExpression=f"attribute_not_exists(#status) OR {_OPEN_GUARD}",
+            ExpressionAttributeNames={"#check": attribute, "#updated_at": "updated_at", "#status": "status"},
+            ExpressionAttributeValues=serialize({":check": result, ":now": now, **_OPEN_VALUES}),
+        )
+
+    def transition(self, transaction_id: str, to: Status, fields: dict[str, Any], now: str) -> GuardedWrite:
+        """Move the status to ``to`` from an open status, setting ``fields`` in the same write.
+
+        A refused write carries the item, so the caller can tell a re-run (already at ``to``) from
+        a real conflict. A missing item, or one without a status, was never received.
+        """
+        names = {"#status": "status", "#updated_at": "updated_at"}
+        values: dict[str, Any] = {":to": to.value, ":now": now, **_OPEN_VALUES}
+        assignments = ["#status = :to", "#updated_at = :now"]
+        for index, (name, value) in enumerate(fields.items()):
+            names[f"#f{index}"] = name
+            values[f":f{index}"] = value
+            assignments.append(f"#f{index} = :f{index}")
+        write = self._guarded_update(
+            transaction_id,
+            f"moving the status to {to.value}",
+            UpdateExpression="SET " + ", ".join(assignments),
+            ConditionExpression=_OPEN_GUARD,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=serialize(values),
+        )
+        if not write.applied and write.status is None:
+            raise TransactionNotFound(f"transaction {transaction_id} has not been received")
+        return write
