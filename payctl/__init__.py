@@ -1,0 +1,1 @@
+"""Client, operator CLI and local runtime for the payments pipeline (never deployed)."""

@@ -1,0 +1,123 @@
+"""``moto_session()``: one in-process moto world with every local-runtime shim applied."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from payctl.runtime import (
+    _state,
+    execution_names,
+    lambda_dispatch,
+    lambda_faults,
+    layers,
+    speedups,
+    sqs_event_sources,
+    state_machines,
+    sync_execution,
+)
+from payctl.runtime._patching import Patcher, require_tested_moto
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REGION = "us-east-1"
+
+MOTO_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+
+# Shims in the order they are applied; each module's docstring names the moto gap it closes.
+SHIMS = (layers, lambda_dispatch, state_machines, sync_execution, sqs_event_sources, execution_names)
+
+_FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+}
+
+# Handlers use Powertools Tracer and the X-Ray SDK, which expect a Lambda segment and a daemon.
+# Tracing is switched off here, in the runtime only; deployed code and the template are unchanged.
+_RUNTIME_ONLY_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_XRAY_SDK_ENABLED": "false",
+    "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+}
+
+
+def _isolate_environment(scope: _state.EnvironmentScope, region: str) -> None:
+    # A profile or a custom endpoint would send "mocked" calls to a real account or a server.
+    for name in list(os.environ):
+        if name in {"AWS_PROFILE", "AWS_DEFAULT_PROFILE"} or name.startswith("AWS_ENDPOINT_URL"):
+            scope.unset(name)
+    for name, value in {**_FAKE_CREDENTIALS, **_RUNTIME_ONLY_ENV}.items():
+        scope.set(name, value)
+    scope.set("AWS_DEFAULT_REGION", region)
+    scope.set("AWS_REGION", region)
+
+
+def set_speedups(enabled: bool) -> None:
+    """Switch the interpreter caches on or off inside an active session (for benchmarks)."""
+    state = _state.current()
+    with state.lock:
+        patcher: Patcher | None = state.extras.get("speedups_patcher")
+        if enabled and patcher is None:
+            patcher = Patcher()
+            state.extras["speedups_caches"] = speedups.install(patcher)
+            state.extras["speedups_patcher"] = patcher
+        elif not enabled and patcher is not None:
+            patcher.undo_all()
+            state.extras.pop("speedups_patcher")
+            state.extras.pop("speedups_caches", None)
+        state.speedups = enabled
+
+
+@contextmanager
+def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iterator[_state.RuntimeState]:
+    """Start in-process moto (executing Step Functions, Lambda without Docker) with every shim.
+
+    Everything is undone on exit: moto's patched internals, the environment variables, the import
+    finder and moto's data. Sessions do not nest.
+    """
+    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    require_tested_moto("moto_session")
+    scope = _state.EnvironmentScope()
+    state = _state.RuntimeState(
+        region=region,
+        account_id=DEFAULT_ACCOUNT_ID,
+        env_scope=scope,
+        import_roots=_state.ImportRoots(),
+        speedups=False,
+    )
+    _state.activate(state)
+    patcher = Patcher()
+    mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+    started = False
+    try:
+        _isolate_environment(scope, region)
+        for shim in SHIMS:
+            shim.install(patcher)
+        mock.start()
+        started = True
+        if speedups:
+            set_speedups(True)
+        sys.meta_path.append(state.import_roots)
+        yield state
+    finally:
+        if state.import_roots in sys.meta_path:
+            sys.meta_path.remove(state.import_roots)
+        if state.extras.get("speedups_patcher") is not None:
+            state.extras["speedups_patcher"].undo_all()
+        patcher.undo_all()
+        if started:
+            mock.stop()
+        lambda_faults.registry().clear()
+        scope.restore()
+        _state.deactivate()
