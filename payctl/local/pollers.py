@@ -1,21 +1,23 @@
-"""SQS pollers that do what Lambda's event source mapping does for an SQS queue.
+"""SQS pollers that run the stack's event source mappings continuously, the way Lambda does.
 
-moto's own SQS trigger invokes the function inside SendMessage, one record at a time, ignores
-partial batch responses and deletes messages whose invocation was stubbed, so it is disabled
-and these pollers take its place: long-poll ReceiveMessage, gather a batch (BatchSize or the
-batching window, whichever comes first), invoke with Lambda's SQS event, then delete only what
-succeeded. Visibility timeouts and the redrive to the DLQ after maxReceiveCount stay SQS's job.
+The runtime's :class:`~payctl.runtime.sqs_event_sources.EventSourcePoller` does one receive →
+invoke → delete cycle with Lambda's rules (the SQS event, ``ReportBatchItemFailures``, a function
+error returning the whole batch). This module keeps it running: ``MaximumConcurrency`` workers per
+mapping, each long-polling (so an idle queue costs no busy loop), gathering a batch until it holds
+``BatchSize`` records or the batching window, opened by the first record, closes. Visibility
+timeouts and the redrive to the DLQ after maxReceiveCount stay SQS's (moto's) job.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from payctl.runtime.sqs_event_sources import EventSource, EventSourcePoller, PollResult
 
 logger = logging.getLogger(__name__)
 
@@ -25,112 +27,8 @@ RECEIVE_MAX = 10
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 # Without MaximumConcurrency Lambda scales to hundreds of batches; one laptop process cannot.
 DEFAULT_LOCAL_CONCURRENCY = 5
-
-Invoke = Callable[[str, dict[str, Any]], Any]
-
-
-@dataclass(frozen=True)
-class EventSourceConfig:
-    """One SQS event source mapping, as the template declares it."""
-
-    function_id: str
-    queue_url: str
-    queue_arn: str
-    batch_size: int = 10
-    batching_window_seconds: int = 0
-    maximum_concurrency: int | None = None
-    report_batch_item_failures: bool = False
-    enabled: bool = True
-
-    @property
-    def workers(self) -> int:
-        return self.maximum_concurrency or DEFAULT_LOCAL_CONCURRENCY
-
-
-def _b64(raw: Any) -> Any:
-    return base64.b64encode(raw).decode() if isinstance(raw, bytes | bytearray) else raw
-
-
-def lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    """An SQS MessageAttributeValue in the lower-camel form Lambda puts in the event."""
-    converted: dict[str, Any] = {}
-    if "StringValue" in value:
-        converted["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        converted["binaryValue"] = _b64(value["BinaryValue"])
-    converted["stringListValues"] = list(value.get("StringListValues") or [])
-    converted["binaryListValues"] = [_b64(item) for item in value.get("BinaryListValues") or []]
-    converted["dataType"] = value["DataType"]
-    return converted
-
-
-def lambda_sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    """One ``Records`` entry of Lambda's SQS event, from a ReceiveMessage result."""
-    attributes = message.get("MessageAttributes") or {}
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": dict(message.get("Attributes") or {}),
-        "messageAttributes": {name: lambda_message_attribute(value) for name, value in attributes.items()},
-        "md5OfBody": message["MD5OfBody"],
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-    if message.get("MD5OfMessageAttributes"):
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    return record
-
-
-def lambda_sqs_event(messages: Iterable[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
-    return {"Records": [lambda_sqs_record(message, queue_arn, region) for message in messages]}
-
-
-class _WholeBatch(Exception):
-    """The response makes Lambda treat every record as failed."""
-
-
-def failed_message_ids(response: Any, batch_ids: list[str]) -> set[str]:
-    """Which records a ``ReportBatchItemFailures`` response returns to the queue.
-
-    Lambda's rules: no response, no ``batchItemFailures`` or an empty list is a complete
-    success; a malformed response, an empty or null ``itemIdentifier``, or an id that is not
-    in the batch is a complete failure.
-    """
-    try:
-        return _failed_ids(response, batch_ids)
-    except _WholeBatch as exc:
-        logger.warning("batch response treated as a complete failure: %s", exc)
-        return set(batch_ids)
-
-
-def _failed_ids(response: Any, batch_ids: list[str]) -> set[str]:
-    if response is None or response == {} or response == "":
-        return set()
-    if not isinstance(response, dict):
-        raise _WholeBatch(f"response is a {type(response).__name__}, not an object")
-    failures = response.get("batchItemFailures")
-    if failures is None:
-        return set()
-    if not isinstance(failures, list):
-        raise _WholeBatch("batchItemFailures is not a list")
-    known = set(batch_ids)
-    failed: set[str] = set()
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not identifier or identifier not in known:
-            raise _WholeBatch(f"itemIdentifier {identifier!r} is empty or not in the batch")
-        failed.add(identifier)
-    return failed
-
-
-@dataclass
-class BatchOutcome:
-    received: int
-    deleted: int
-    returned: int
-    function_error: bool = False
+# Lambda long-polls for 20 s; a one-second wait keeps shutdown prompt at no measurable cost.
+LONG_POLL_SECONDS = 1
 
 
 @dataclass
@@ -139,83 +37,48 @@ class PollerStats:
     records: int = 0
     deleted: int = 0
     returned: int = 0
-    function_errors: int = 0
+    errored_batches: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, outcome: BatchOutcome) -> None:
+    def add(self, result: PollResult) -> None:
         with self.lock:
             self.batches += 1
-            self.records += outcome.received
-            self.deleted += outcome.deleted
-            self.returned += outcome.returned
-            self.function_errors += int(outcome.function_error)
+            self.records += result.received
+            self.deleted += result.deleted
+            self.returned += len(result.failed_message_ids)
+            self.errored_batches += int(bool(result.function_error or result.service_error))
 
 
-class SqsPoller:
-    """The event source mapping for one queue: ``workers`` concurrent batch loops."""
+class _LongPollingEventSourcePoller(EventSourcePoller):
+    """The runtime's one-shot poller with a long-polling, stop-aware batch gatherer."""
 
     def __init__(
         self,
-        source: EventSourceConfig,
-        sqs: Any,
-        invoke: Invoke,
+        source: EventSource,
         region: str,
+        stop: threading.Event,
         *,
-        wait_seconds: int = 1,
+        wait_seconds: int = LONG_POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        lambda_client: Any = None,
     ) -> None:
-        # Lambda long-polls for 20 s; a short wait here keeps shutdown prompt.
-        self.source = source
-        self._sqs = sqs
-        self._invoke = invoke
-        self._region = region
+        super().__init__(source, region)
+        self._stop = stop
         self._wait = wait_seconds
         self._clock = clock
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self.stats = PollerStats()
+        if lambda_client is not None:
+            self._lambda = lambda_client
 
-    @property
-    def running(self) -> bool:
-        return any(thread.is_alive() for thread in self._threads)
-
-    def start(self) -> None:
-        if not self.source.enabled or self._threads:
-            return
-        self._stop.clear()
-        for index in range(self.source.workers):
-            thread = threading.Thread(
-                target=self._loop, name=f"sqs-poller:{self.source.function_id}:{index}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop receiving; a batch already handed to the function finishes first."""
-        self._stop.set()
-        deadline = self._clock() + timeout
-        for thread in self._threads:
-            thread.join(timeout=max(0.0, deadline - self._clock()))
-        stuck = [thread.name for thread in self._threads if thread.is_alive()]
-        if stuck:
-            logger.warning("pollers still finishing a batch at shutdown: %s", ", ".join(stuck))
-        self._threads = []
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                # A poller outlives one bad receive or delete (as the managed ESM does), but not silently.
-                logger.exception("poller for %s failed; retrying", self.source.function_id)
-                self._stop.wait(1.0)
+    def _receive(self, max_wait_seconds: float) -> list[dict[str, Any]]:
+        return self.gather()
 
     def gather(self) -> list[dict[str, Any]]:
         """Receive until the batch is full or the batching window (from the first message) closes."""
+        source = self.source
         batch: list[dict[str, Any]] = []
         size = 0
         window_end: float | None = None
-        while not self._stop.is_set() and len(batch) < self.source.batch_size:
+        while not self._stop.is_set() and len(batch) < source.batch_size:
             if window_end is None:
                 wait = self._wait
             else:
@@ -224,10 +87,10 @@ class SqsPoller:
                     break
                 wait = min(int(remaining), 20)
             response = self._sqs.receive_message(
-                QueueUrl=self.source.queue_url,
-                MaxNumberOfMessages=min(RECEIVE_MAX, self.source.batch_size - len(batch)),
+                QueueUrl=source.queue_url,
+                MaxNumberOfMessages=min(RECEIVE_MAX, source.batch_size - len(batch)),
                 WaitTimeSeconds=wait,
-                AttributeNames=["All"],
+                MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
             messages = response.get("Messages") or []
@@ -236,10 +99,10 @@ class SqsPoller:
                 batch.append(message)
             if not batch:
                 continue
-            if size >= MAX_PAYLOAD_BYTES or self.source.batching_window_seconds <= 0:
+            if size >= MAX_PAYLOAD_BYTES or source.maximum_batching_window_seconds <= 0:
                 break
             if window_end is None:
-                window_end = self._clock() + self.source.batching_window_seconds
+                window_end = self._clock() + source.maximum_batching_window_seconds
             elif not messages:
                 self._stop.wait(min(0.05, max(0.0, window_end - self._clock())))
         if self._stop.is_set() and batch:
@@ -248,7 +111,7 @@ class SqsPoller:
         return batch
 
     def _release(self, batch: list[dict[str, Any]]) -> None:
-        """Gathered but never invoked: make the messages visible again at once."""
+        """Gathered but never invoked (shutdown): make the messages visible again at once."""
         for start in range(0, len(batch), RECEIVE_MAX):
             chunk = batch[start : start + RECEIVE_MAX]
             self._sqs.change_message_visibility_batch(
@@ -259,42 +122,81 @@ class SqsPoller:
                 ],
             )
 
-    def poll_once(self) -> BatchOutcome | None:
-        """Gather one batch, invoke the function, delete what succeeded. ``None`` when the queue was idle."""
-        batch = self.gather()
-        if not batch:
-            return None
-        outcome = self.process(batch)
-        self.stats.add(outcome)
-        return outcome
 
-    def process(self, batch: list[dict[str, Any]]) -> BatchOutcome:
-        event = lambda_sqs_event(batch, self.source.queue_arn, self._region)
-        ids = [message["MessageId"] for message in batch]
-        try:
-            response = self._invoke(self.source.function_id, event)
-        except Exception as exc:
-            # A function error returns the whole batch: nothing is deleted, and every message
-            # comes back after its visibility timeout, counting towards maxReceiveCount.
-            logger.warning("%s failed on a batch of %d: %s", self.source.function_id, len(batch), exc)
-            return BatchOutcome(received=len(batch), deleted=0, returned=len(batch), function_error=True)
-        failed = failed_message_ids(response, ids) if self.source.report_batch_item_failures else set()
-        done = [message for message in batch if message["MessageId"] not in failed]
-        self._delete(done)
-        return BatchOutcome(received=len(batch), deleted=len(done), returned=len(failed))
+class SqsPoller:
+    """The event source mapping for one queue: ``MaximumConcurrency`` concurrent batch loops."""
 
-    def _delete(self, messages: list[dict[str, Any]]) -> None:
-        for start in range(0, len(messages), RECEIVE_MAX):
-            chunk = messages[start : start + RECEIVE_MAX]
-            response = self._sqs.delete_message_batch(
-                QueueUrl=self.source.queue_url,
-                Entries=[
-                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"]}
-                    for index, message in enumerate(chunk)
-                ],
-            )
-            for failure in response.get("Failed") or []:
-                logger.warning("could not delete a processed message: %s", failure)
+    def __init__(
+        self,
+        source: EventSource,
+        region: str,
+        *,
+        wait_seconds: int = LONG_POLL_SECONDS,
+        default_concurrency: int = DEFAULT_LOCAL_CONCURRENCY,
+        lambda_client: Any = None,
+    ) -> None:
+        self.source = source
+        self.workers = source.maximum_concurrency or default_concurrency
+        self._stop = threading.Event()
+        self._esm = _LongPollingEventSourcePoller(
+            source, region, self._stop, wait_seconds=wait_seconds, lambda_client=lambda_client
+        )
+        self._threads: list[threading.Thread] = []
+        self.stats = PollerStats()
+
+    @property
+    def name(self) -> str:
+        return self.source.function_logical_id or self.source.function_name
+
+    @property
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
+    def start(self) -> None:
+        if not self.source.enabled or self._threads:
+            return
+        self._stop.clear()
+        for index in range(self.workers):
+            thread = threading.Thread(target=self._loop, name=f"sqs-poller:{self.name}:{index}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop receiving; a batch already handed to the function finishes first."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        stuck = [thread.name for thread in self._threads if thread.is_alive()]
+        if stuck:
+            logger.warning("pollers still finishing a batch at shutdown: %s", ", ".join(stuck))
+        self._threads = []
+
+    def poll_once(self) -> PollResult:
+        """Gather one batch, invoke the function once, delete what succeeded."""
+        result = self._esm.poll_once()
+        if result.invoked:
+            self.stats.add(result)
+            if result.function_error or result.service_error:
+                logger.warning(
+                    "%s returned a batch of %d: %s",
+                    self.name,
+                    result.received,
+                    result.function_error or result.service_error,
+                )
+        return result
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                # A poller outlives one bad receive or delete (as the managed ESM does), but not silently.
+                logger.exception("poller for %s failed; retrying", self.name)
+                self._stop.wait(1.0)
 
 
 class PollerGroup:
@@ -309,6 +211,6 @@ class PollerGroup:
 
     def stop(self, timeout: float = 10.0) -> None:
         for poller in self.pollers:
-            poller._stop.set()
+            poller.request_stop()
         for poller in self.pollers:
             poller.stop(timeout)

@@ -1,15 +1,18 @@
 """SQS pollers behave like Lambda's event source mapping (run here against moto's SQS)."""
 
 import hashlib
+import io
 import json
 import threading
 import time
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from payctl.local.pollers import EventSourceConfig, SqsPoller, failed_message_ids, lambda_sqs_event
+from payctl.local.pollers import SqsPoller
+from payctl.runtime.sqs_event_sources import EventSource
 
 REGION = "us-east-1"
 
@@ -63,29 +66,55 @@ def _depth(sqs, url):
     )
 
 
-class Function:
+class ServiceFault(Exception):
+    """Stands for a Lambda service error (the Invoke API call itself fails)."""
+
+
+class FakeLambda:
+    """A Lambda client whose Invoke runs ``respond``; a raise is a function error, as Lambda reports it."""
+
     def __init__(self, respond=None):
         self.events = []
         self.respond = respond or (lambda event: {"batchItemFailures": []})
         self.lock = threading.Lock()
 
-    def __call__(self, function_id, event):
+    def invoke(self, FunctionName, InvocationType, Payload):
+        event = json.loads(Payload)
         with self.lock:
             self.events.append(event)
-        return self.respond(event)
+        try:
+            result = self.respond(event)
+        except ServiceFault as exc:
+            raise ClientError({"Error": {"Code": "ServiceException", "Message": str(exc)}}, "Invoke") from exc
+        except Exception as exc:
+            error = {"errorMessage": str(exc), "errorType": type(exc).__name__, "stackTrace": []}
+            return {"Payload": io.BytesIO(json.dumps(error).encode()), "FunctionError": "Unhandled"}
+        return {"Payload": io.BytesIO(json.dumps(result).encode())}
 
 
-def _poller(sqs, url, arn, function, **config):
-    source = EventSourceConfig(function_id="Consumer", queue_url=url, queue_arn=arn, **config)
-    return SqsPoller(source, sqs, function, REGION, wait_seconds=1)
+def _poller(sqs, url, arn, function, batch_size=10, window=0, concurrency=None, report_failures=False):
+    source = EventSource(
+        uuid="esm-1",
+        function_logical_id="Consumer",
+        function_name="consumer",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:consumer",
+        queue_arn=arn,
+        queue_url=url,
+        batch_size=batch_size,
+        maximum_batching_window_seconds=window,
+        function_response_types=("ReportBatchItemFailures",) if report_failures else (),
+        scaling_config={"MaximumConcurrency": concurrency} if concurrency else None,
+        enabled=True,
+    )
+    return SqsPoller(source, REGION, wait_seconds=1, lambda_client=function)
 
 
 def test_event_records_have_lambdas_sqs_shape(sqs):
     url, arn = _queue(sqs)
     [message_id] = _send(sqs, url, 1)
-    function = Function()
+    function = FakeLambda()
 
-    _poller(sqs, url, arn, function, report_batch_item_failures=True).poll_once()
+    _poller(sqs, url, arn, function, report_failures=True).poll_once()
 
     [record] = function.events[0]["Records"]
     assert record["messageId"] == message_id
@@ -114,9 +143,9 @@ def test_batch_item_failures_return_only_those_records(sqs):
     def fail_third(event):
         return {"batchItemFailures": [{"itemIdentifier": event["Records"][2]["messageId"]}]}
 
-    outcome = _poller(sqs, url, arn, Function(fail_third), report_batch_item_failures=True).poll_once()
+    outcome = _poller(sqs, url, arn, FakeLambda(fail_third), report_failures=True).poll_once()
 
-    assert (outcome.received, outcome.deleted, outcome.returned) == (5, 4, 1)
+    assert (outcome.received, outcome.deleted, len(outcome.failed_message_ids)) == (5, 4, 1)
     assert _depth(sqs, url) == (0, 1)
 
 
@@ -125,12 +154,25 @@ def test_a_function_error_returns_the_whole_batch(sqs):
     _send(sqs, url, 3)
 
     def explode(event):
-        raise RuntimeError("Lambda.ServiceException")
+        raise KeyError("handler bug")
 
-    outcome = _poller(sqs, url, arn, Function(explode), report_batch_item_failures=True).poll_once()
+    outcome = _poller(sqs, url, arn, FakeLambda(explode), report_failures=True).poll_once()
 
-    assert outcome.function_error and outcome.deleted == 0
+    assert outcome.function_error == "KeyError" and outcome.deleted == 0
     assert _depth(sqs, url) == (0, 3)
+
+
+def test_a_lambda_service_error_returns_the_whole_batch(sqs):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 2)
+
+    def throttled(event):
+        raise ServiceFault("injected")
+
+    outcome = _poller(sqs, url, arn, FakeLambda(throttled), report_failures=True).poll_once()
+
+    assert outcome.service_error == "ServiceException" and outcome.deleted == 0
+    assert _depth(sqs, url) == (0, 2)
 
 
 def test_without_report_batch_item_failures_a_response_is_ignored(sqs):
@@ -140,36 +182,35 @@ def test_without_report_batch_item_failures_a_response_is_ignored(sqs):
     def claims_failure(event):
         return {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
 
-    outcome = _poller(sqs, url, arn, Function(claims_failure)).poll_once()
+    outcome = _poller(sqs, url, arn, FakeLambda(claims_failure)).poll_once()
 
     assert outcome.deleted == 2
     assert _depth(sqs, url) == (0, 0)
 
 
 @pytest.mark.parametrize(
-    ("response", "expected"),
+    "response",
     [
-        (None, set()),
-        ({}, set()),
-        ({"batchItemFailures": None}, set()),
-        ({"batchItemFailures": []}, set()),
-        ({"batchItemFailures": [{"itemIdentifier": "a"}]}, {"a"}),
-        ({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}),
-        ({"batchItemFailures": [{"itemIdentifier": None}]}, {"a", "b"}),
-        ({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}),
-        ({"batchItemFailures": [{"wrongKey": "a"}]}, {"a", "b"}),
-        ({"batchItemFailures": "a"}, {"a", "b"}),
-        ("not an object", {"a", "b"}),
+        {"batchItemFailures": [{"itemIdentifier": ""}]},
+        {"batchItemFailures": [{"itemIdentifier": "not-in-the-batch"}]},
+        {"batchItemFailures": "everything"},
+        "not an object",
     ],
 )
-def test_partial_batch_response_rules_follow_lambda(response, expected):
-    assert failed_message_ids(response, ["a", "b"]) == expected
+def test_a_malformed_partial_batch_response_returns_the_whole_batch(sqs, response):
+    url, arn = _queue(sqs)
+    _send(sqs, url, 2)
+
+    outcome = _poller(sqs, url, arn, FakeLambda(lambda event: response), report_failures=True).poll_once()
+
+    assert outcome.deleted == 0
+    assert _depth(sqs, url) == (0, 2)
 
 
 def test_batch_size_caps_a_batch(sqs):
     url, arn = _queue(sqs)
     _send(sqs, url, 7)
-    function = Function()
+    function = FakeLambda()
 
     _poller(sqs, url, arn, function, batch_size=3).poll_once()
 
@@ -181,10 +222,10 @@ def test_batching_window_gathers_messages_sent_while_it_is_open(sqs):
     _send(sqs, url, 1, prefix="first")
     later = threading.Timer(0.3, lambda: _send(sqs, url, 2, prefix="later"))
     later.start()
-    function = Function()
+    function = FakeLambda()
 
     started = time.monotonic()
-    _poller(sqs, url, arn, function, batch_size=10, batching_window_seconds=1).poll_once()
+    _poller(sqs, url, arn, function, batch_size=10, window=1).poll_once()
     elapsed = time.monotonic() - started
     later.join()
 
@@ -195,10 +236,10 @@ def test_batching_window_gathers_messages_sent_while_it_is_open(sqs):
 def test_a_full_batch_does_not_wait_for_the_window(sqs):
     url, arn = _queue(sqs)
     _send(sqs, url, 4)
-    function = Function()
+    function = FakeLambda()
 
     started = time.monotonic()
-    _poller(sqs, url, arn, function, batch_size=4, batching_window_seconds=5).poll_once()
+    _poller(sqs, url, arn, function, batch_size=4, window=5).poll_once()
 
     assert time.monotonic() - started < 1
     assert len(function.events[0]["Records"]) == 4
@@ -207,9 +248,9 @@ def test_a_full_batch_does_not_wait_for_the_window(sqs):
 def test_without_a_window_a_batch_is_whatever_one_receive_returns(sqs):
     url, arn = _queue(sqs)
     _send(sqs, url, 2)
-    function = Function()
+    function = FakeLambda()
 
-    _poller(sqs, url, arn, function, batch_size=10, batching_window_seconds=0).poll_once()
+    _poller(sqs, url, arn, function, batch_size=10, window=0).poll_once()
 
     assert 1 <= len(function.events[0]["Records"]) <= 2
 
@@ -229,7 +270,7 @@ def test_maximum_concurrency_bounds_concurrent_batches(sqs):
             active[0] -= 1
         return {}
 
-    poller = _poller(sqs, url, arn, Function(slow), batch_size=2, maximum_concurrency=3)
+    poller = _poller(sqs, url, arn, FakeLambda(slow), batch_size=2, concurrency=3)
     poller.start()
     deadline = time.monotonic() + 10
     while _depth(sqs, url) != (0, 0) and time.monotonic() < deadline:
@@ -249,8 +290,8 @@ def test_redrive_to_the_dlq_is_left_to_sqs_after_max_receive_count(sqs):
     def always_fails(event):
         return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
 
-    function = Function(always_fails)
-    poller = _poller(sqs, url, arn, function, report_batch_item_failures=True)
+    function = FakeLambda(always_fails)
+    poller = _poller(sqs, url, arn, function, report_failures=True)
     poller.start()
     deadline = time.monotonic() + 10
     while _depth(sqs, dlq)[0] == 0 and time.monotonic() < deadline:
@@ -268,7 +309,7 @@ def test_redrive_to_the_dlq_is_left_to_sqs_after_max_receive_count(sqs):
 
 def test_stop_is_prompt_when_idle(sqs):
     url, arn = _queue(sqs)
-    poller = _poller(sqs, url, arn, Function(), maximum_concurrency=4)
+    poller = _poller(sqs, url, arn, FakeLambda(), concurrency=4)
     poller.start()
     time.sleep(0.2)
 
@@ -277,19 +318,3 @@ def test_stop_is_prompt_when_idle(sqs):
 
     assert time.monotonic() - started < 2
     assert not poller.running
-
-
-def test_event_builder_is_pure():
-    message = {
-        "MessageId": "id-1",
-        "ReceiptHandle": "rh",
-        "Body": "{}",
-        "MD5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
-        "Attributes": {"ApproximateReceiveCount": "3"},
-    }
-
-    event = lambda_sqs_event([message], "arn:aws:sqs:eu-west-1:1:q", "eu-west-1")
-
-    assert event["Records"][0]["messageAttributes"] == {}
-    assert event["Records"][0]["awsRegion"] == "eu-west-1"
-    assert "md5OfMessageAttributes" not in event["Records"][0]
