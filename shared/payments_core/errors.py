@@ -88,3 +88,29 @@ class DependencyError(PaymentsError):
 
     code = "dependency_error"
     http_status = 503
+
+
+class MissingApiKey(PaymentsError):
+    """The request carries no API key id; API Gateway adds it to every request on a key-protected route."""
+
+    code = "missing_api_key"
+    http_status = 401
+
+
+class EnqueueFailed(DependencyError):
+    """The payment could not be put on the queue; the same request may be sent again."""
+
+    code = "enqueue_failed"
+
+
+class WorkflowFailed(DependencyError):
+    """The payment's workflow did not succeed; the queue delivers the message again."""
+
+    code = "workflow_failed"
+
+
+class MalformedMessage(PaymentsError):
+    """A queue message that is not a payment message; it can never succeed and ends in the DLQ."""
+
+    code = "malformed_message"
+    http_status = 400

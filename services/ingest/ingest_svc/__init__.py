@@ -1,0 +1,1 @@
+"""Ingest: the REST API that accepts payments and the consumer that records them and runs the workflow."""
