@@ -1,0 +1,290 @@
+"""Settle, decline and fail against in-memory stand-ins that keep the real guards' semantics."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from payments_core.errors import InvalidAmount, StatusTransitionRejected, TransactionNotFound
+from payments_core.models import Status
+from payments_core.transactions import GuardedWrite
+from settlement_svc.logic import Dependencies, process
+from settlement_svc.models import REQUEST_ADAPTER
+
+TRANSACTION_ID = "6b0e3c1e-0000-5000-8000-000000000003"
+CREATED_AT = "2026-03-01T23:59:59.500000Z"
+PAYMENT = {
+    "merchant_id": "m_123",
+    "amount": "100.00",
+    "currency": "USD",
+    "payment_method": {
+        "type": "card",
+        "token": "tok_visa_4242",
+        "last4": "4242",
+        "brand": "visa",
+        "country": "US",
+    },
+    "customer": {"id": "c_42", "country": "US"},
+    "reference": "order-1001",
+}
+PASSED = {
+    "validation": {"outcome": "PASS", "reasons": [], "checked_at": "t"},
+    "fraud": {"outcome": "APPROVE", "score": "0.00", "reasons": [], "checked_at": "t"},
+}
+
+
+class FakeTransactions:
+    """The transactions table with the forward-only guard ``#status IN (RECEIVED, FAILED)``."""
+
+    def __init__(self, status=Status.RECEIVED):
+        self.items = {}
+        if status is not None:
+            self.items[TRANSACTION_ID] = {
+                "transaction_id": TRANSACTION_ID,
+                "status": status,
+                "created_at": CREATED_AT,
+            }
+
+    def get(self, transaction_id):
+        item = self.items.get(transaction_id)
+        return dict(item) if item else None
+
+    def transition(self, transaction_id, to, fields, now):
+        item = self.items.get(transaction_id)
+        if item is None or "status" not in item:
+            raise TransactionNotFound("never received")
+        if item["status"] not in (Status.RECEIVED, Status.FAILED):
+            return GuardedWrite(applied=False, item=dict(item))
+        item.update(fields, status=to, updated_at=now)
+        return GuardedWrite(applied=True)
+
+    @property
+    def status(self):
+        return self.items[TRANSACTION_ID]["status"]
+
+
+class FakeLedger:
+    def __init__(self):
+        self.records = {}
+
+    def put_once(self, record):
+        if record["transaction_id"] in self.records:
+            return False
+        self.records[record["transaction_id"]] = dict(record)
+        return True
+
+    def get(self, transaction_id):
+        return self.records.get(transaction_id)
+
+
+class FakeArchive:
+    def __init__(self):
+        self.objects = {}
+        self.attempts = 0
+
+    def put_once(self, key, body):
+        self.attempts += 1
+        if key in self.objects:
+            return False
+        self.objects[key] = body
+        return True
+
+
+class FakeAudit:
+    def __init__(self):
+        self.rows = {}
+
+    def append(self, event):
+        key = (event.transaction_id, f"{event.step}#{event.event}")
+        if key in self.rows:
+            return False
+        self.rows[key] = event
+        return True
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self):
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+@pytest.fixture
+def deps():
+    return Dependencies(
+        transactions=FakeTransactions(),
+        ledger=FakeLedger(),
+        archive=FakeArchive(),
+        audit=FakeAudit(),
+        clock=Clock(),
+    )
+
+
+def run(deps, action, **fields):
+    event = {
+        "action": action,
+        "transaction_id": TRANSACTION_ID,
+        "payment": PAYMENT,
+        "checks": PASSED,
+        **fields,
+    }
+    return process(REQUEST_ADAPTER.validate_python(event), deps)
+
+
+def test_settle_writes_record_archive_status_and_audit(deps):
+    outcome = run(deps, "settle")
+
+    assert outcome.status == Status.SETTLED
+    assert outcome.detail["settlement"] == {
+        "amount": "100.00",
+        "currency": "USD",
+        "fee": "3.20",
+        "net": "96.80",
+        "settled_at": "2026-03-02T09:00:01.000000Z",
+        "archive_key": f"archive/2026/03/01/{TRANSACTION_ID}.json",
+    }
+    assert deps.transactions.status == Status.SETTLED
+    assert list(deps.ledger.records) == [TRANSACTION_ID]
+    assert list(deps.archive.objects) == [f"archive/2026/03/01/{TRANSACTION_ID}.json"]
+    (row,) = deps.audit.rows.values()
+    assert (row.step, row.event, row.action, row.outcome) == (
+        "settlement",
+        "settled",
+        "payment.settled",
+        "SETTLED",
+    )
+    assert outcome.first_time
+
+
+def test_settling_twice_settles_once(deps):
+    """Given a settled payment, when settle runs again, nothing new is written and the result is the same."""
+    first = run(deps, "settle")
+    record = dict(deps.ledger.records[TRANSACTION_ID])
+    archived = dict(deps.archive.objects)
+
+    second = run(deps, "settle")
+
+    assert second.detail == first.detail
+    assert deps.ledger.records[TRANSACTION_ID] == record
+    assert deps.archive.objects == archived
+    assert len(deps.audit.rows) == 1
+    assert not second.first_time
+
+
+def test_settle_after_a_crash_reuses_the_earlier_settlement_record(deps):
+    """Given a run that wrote the record and died, a retry archives and reports that record's time."""
+    run(deps, "settle")
+    deps.archive.objects.clear()
+    deps.transactions.items[TRANSACTION_ID]["status"] = Status.RECEIVED
+    deps.audit.rows.clear()
+
+    retry = run(deps, "settle")
+
+    (body,) = deps.archive.objects.values()
+    assert json.loads(body)["settled_at"] == "2026-03-02T09:00:01.000000Z"
+    assert retry.detail["settlement"]["settled_at"] == "2026-03-02T09:00:01.000000Z"
+
+
+def test_settle_after_decline_is_rejected_and_writes_nothing(deps):
+    run(deps, "decline", checks={**PASSED, "validation": {"outcome": "FAIL", "reasons": ["token_invalid"]}})
+
+    with pytest.raises(StatusTransitionRejected):
+        run(deps, "settle")
+
+    assert deps.ledger.records == {}
+    assert deps.archive.objects == {}
+    assert deps.transactions.status == Status.DECLINED
+
+
+def test_settle_of_a_transaction_never_received_is_not_found(deps):
+    deps.transactions.items.clear()
+
+    with pytest.raises(TransactionNotFound):
+        run(deps, "settle")
+
+
+def test_a_failed_payment_can_still_be_settled_by_a_retry(deps):
+    run(deps, "fail", error={"Error": "DependencyError", "Cause": "throttled"})
+
+    outcome = run(deps, "settle")
+
+    assert outcome.status == Status.SETTLED
+    assert deps.transactions.status == Status.SETTLED
+
+
+def test_decline_records_reasons_and_audits_once(deps):
+    declined = {**PASSED, "fraud": {"outcome": "DECLINE", "score": "0.80", "reasons": ["velocity_high"]}}
+
+    first = run(deps, "decline", checks=declined)
+    again = run(deps, "decline", checks=declined)
+
+    assert first.status == again.status == Status.DECLINED
+    assert deps.transactions.items[TRANSACTION_ID]["decline_reasons"] == [
+        "fraud_risk_too_high",
+        "velocity_high",
+    ]
+    assert again.detail == first.detail
+    (row,) = deps.audit.rows.values()
+    assert (row.event, row.action, row.outcome) == ("declined", "payment.declined", "DECLINED")
+    assert row.detail == {"reasons": ["fraud_risk_too_high", "velocity_high"]}
+    assert not again.first_time
+
+
+def test_decline_after_settle_is_rejected(deps):
+    run(deps, "settle")
+
+    with pytest.raises(StatusTransitionRejected):
+        run(deps, "decline", checks={**PASSED, "validation": {"outcome": "FAIL", "reasons": ["x"]}})
+
+    assert deps.transactions.status == Status.SETTLED
+
+
+def test_fail_records_failed_with_error_and_cause(deps):
+    outcome = run(deps, "fail", error={"Error": "DependencyError", "Cause": "archive write failed"})
+
+    assert outcome.status == Status.FAILED
+    assert deps.transactions.items[TRANSACTION_ID]["failure"] == {
+        "error": "DependencyError",
+        "cause": "archive write failed",
+    }
+    (row,) = deps.audit.rows.values()
+    assert (row.event, row.action, row.outcome) == ("failed", "payment.failed", "FAILED")
+
+
+def test_fail_on_a_final_transaction_is_a_no_op(deps):
+    run(deps, "settle")
+
+    outcome = run(deps, "fail", error={"Error": "X", "Cause": "late duplicate"})
+
+    assert outcome.status == Status.SETTLED
+    assert not outcome.first_time
+    assert "failure" not in deps.transactions.items[TRANSACTION_ID]
+    assert [row.event for row in deps.audit.rows.values()] == ["settled"]
+
+
+def test_each_named_attempt_gets_its_own_failed_row_and_a_retried_attempt_does_not(deps):
+    """Given two workflow attempts (execution names -1 and -2), two rows; the same attempt again adds none."""
+    for name in (f"{TRANSACTION_ID}-1", f"{TRANSACTION_ID}-2", f"{TRANSACTION_ID}-2"):
+        run(deps, "fail", error={"Error": "X", "Cause": "y"}, execution_name=name)
+
+    assert sorted(sk for _, sk in deps.audit.rows) == [
+        f"settlement#failed#{TRANSACTION_ID}-1",
+        f"settlement#failed#{TRANSACTION_ID}-2",
+    ]
+
+
+def test_unnamed_attempts_share_one_failed_row(deps):
+    run(deps, "fail", error={"Error": "X", "Cause": "first"})
+    run(deps, "fail", error={"Error": "X", "Cause": "second"})
+
+    assert [sk for _, sk in deps.audit.rows] == ["settlement#failed"]
+    assert deps.transactions.items[TRANSACTION_ID]["failure"]["cause"] == "second"
+
+
+def test_settle_refuses_a_payment_whose_amount_is_not_exact_in_its_currency(deps):
+    with pytest.raises(InvalidAmount):
+        run(deps, "settle", payment={**PAYMENT, "amount": "100.001"})
+
+    assert deps.ledger.records == {}
