@@ -316,6 +316,7 @@ def test_workflow_records_a_check_error_then_fails(run_workflow: Any) -> None:
     assert fail["checks"]["fraud"]["outcome"] == "ERROR"
     assert fail["error"]["Error"] == "ChecksErrored"
     assert json.loads(fail["error"]["Cause"]) == fail["checks"]
+    assert fail["execution_name"] == "check-error"
 
 
 def test_workflow_never_settles_an_unrecognised_outcome(run_workflow: Any) -> None:
