@@ -1,5 +1,6 @@
 """The three workflow steps together on the deployed stack: ownership of writes, types, reserved words."""
 
+import json
 import re
 from decimal import Decimal
 
@@ -121,3 +122,59 @@ def test_status_and_action_written_through_attribute_names(stack, monkeypatch):
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
     assert audit_row(stack, transaction_id, "settlement#settled")["action"] == "payment.settled"
     assert audit_row(stack, transaction_id, "validation#completed")["action"] == "validation.passed"
+
+
+def run_workflow(stack, transaction_id, document):
+    """The consumer's StartSyncExecution for a first delivery."""
+    return stack.start_sync_execution(workflow_input(transaction_id, document), name=f"{transaction_id}-1")
+
+
+def test_workflow_settles_a_payment_that_passes_both_checks(stack):
+    transaction_id = new_transaction_id()
+    document = payment()
+    seed_transaction(stack, transaction_id, document)
+
+    execution = run_workflow(stack, transaction_id, document)
+
+    assert execution["status"] == "SUCCEEDED"
+    output = json.loads(execution["output"])
+    assert (output["status"], output["settlement"]["amount"]) == ("SETTLED", "12.34")
+    item = transaction(stack, transaction_id)
+    assert (item["status"], item["validation"]["outcome"], item["fraud"]["outcome"]) == (
+        "SETTLED",
+        "PASS",
+        "APPROVE",
+    )
+
+
+def test_workflow_declines_a_payment_that_fails_validation_as_a_successful_execution(stack):
+    transaction_id = new_transaction_id()
+    document = payment(amount="0.10")
+    seed_transaction(stack, transaction_id, document)
+
+    execution = run_workflow(stack, transaction_id, document)
+
+    assert execution["status"] == "SUCCEEDED"
+    item = transaction(stack, transaction_id)
+    assert (item["status"], item["decline_reasons"]) == ("DECLINED", ["amount_below_minimum"])
+    assert "settlement" not in item
+
+
+def test_workflow_records_failed_when_both_checks_error(stack):
+    """Given an input neither check can read, both branches error, the payment is FAILED with both
+    branches named and an audit row for this attempt, and the execution fails so the queue retries it."""
+    transaction_id = new_transaction_id()
+    document = payment()
+    seed_transaction(stack, transaction_id, document)
+
+    execution = run_workflow(stack, transaction_id, {**document, "amount": 12.34})
+
+    assert (execution["status"], execution["error"]) == ("FAILED", "PaymentFailed")
+    item = transaction(stack, transaction_id)
+    assert item["status"] == "FAILED"
+    assert item["failure"]["error"] == "ValidationError"
+    assert item["failure"]["cause"].startswith("validation: ValidationError: ")
+    assert "; fraud: ValidationError: " in item["failure"]["cause"]
+    assert "12.34" not in item["failure"]["cause"]
+    row = audit_row(stack, transaction_id, f"settlement#failed#{transaction_id}-1")
+    assert (row["action"], row["outcome"]) == ("payment.failed", "FAILED")

@@ -29,11 +29,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = scored.result
     tracer.put_annotation("outcome", result.outcome)
     if scored.first_time:
-        metrics.add_metric(
-            name="FraudDeclined" if result.outcome == "DECLINE" else "FraudApproved",
-            unit=MetricUnit.Count,
-            value=1,
-        )
+        name = "FraudDeclined" if result.outcome == "DECLINE" else "FraudApproved"
+    else:
+        # Express runs a step at least once; a high rate of re-runs points at retries upstream.
+        name = "FraudReplayed"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     logger.info(
         "fraud scored", extra={"outcome": result.outcome, "score": result.score, "reasons": result.reasons}
     )

@@ -46,8 +46,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         audit=AuditWriter(),
     )
     outcome = process(request, deps)
-    if outcome.first_time:
-        metrics.add_metric(name=METRIC_BY_STATUS[outcome.status], unit=MetricUnit.Count, value=1)
+    # Express runs a step at least once; a high rate of re-runs points at retries upstream.
+    name = METRIC_BY_STATUS[outcome.status] if outcome.first_time else "SettlementReplayed"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     logger.info(
         "settlement step completed",
         extra={"status": outcome.status.value, "replayed": not outcome.first_time},

@@ -29,10 +29,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     result = validated.result
     tracer.put_annotation("outcome", result.outcome)
     if validated.first_time:
-        metrics.add_metric(
-            name="ValidationPassed" if result.outcome == "PASS" else "ValidationFailed",
-            unit=MetricUnit.Count,
-            value=1,
-        )
+        name = "ValidationPassed" if result.outcome == "PASS" else "ValidationFailed"
+    else:
+        # Express runs a step at least once; a high rate of re-runs points at retries upstream.
+        name = "ValidationReplayed"
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
     logger.info("validation completed", extra={"outcome": result.outcome, "reasons": result.reasons})
     return result.model_dump()
