@@ -94,7 +94,7 @@ def handle_record(record: SQSRecord, *, ports: ConsumerPorts, remaining_seconds:
     metrics.add_metric(
         name="PaymentsIngested" if ingested.created else "IngestDuplicates", unit=MetricUnit.Count, value=1
     )
-    logger.info("payment ingested", extra={"result": ingested.result.value, "created": ingested.created})
+    logger.info("payment ingested", extra={"result": ingested.result.value, "new_item": ingested.created})
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)

@@ -1,0 +1,290 @@
+"""In-memory stand-ins for the ingest service's AWS adapters, and a way to call its handlers.
+
+The idempotency store is the real ``dal.IdempotencyStore`` over Powertools' own persistence-layer
+logic; only the storage underneath is a dict, so the record rules under test are Powertools'.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyItemAlreadyExistsError,
+    IdempotencyItemNotFoundError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+
+from payments_core.audit import AuditEvent
+from payments_core.models import PaymentMessage
+from payments_core.settings import get_settings
+
+# Powertools reads these when the handler modules create their Logger, Tracer and Metrics on import.
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Payments")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+
+API_KEY_ID = "key-alpha"
+OTHER_API_KEY_ID = "key-beta"
+
+PAYMENT: dict[str, Any] = {
+    "merchant_id": "m_123",
+    "amount": "12.34",
+    "currency": "USD",
+    "payment_method": {
+        "type": "card",
+        "token": "tok_visa_4242",
+        "last4": "4242",
+        "brand": "visa",
+        "country": "US",
+    },
+    "customer": {"id": "c_42", "country": "US"},
+    "reference": "order-1001",
+    "metadata": {"any": "string values"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _ingest_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Payments",
+        "TRANSACTIONS_TABLE": "transactions",
+        "AUDIT_TABLE": "audit",
+        "IDEMPOTENCY_TABLE": "idempotency",
+        "PAYMENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/payments",
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:workflow",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+class InMemoryPersistence(BasePersistenceLayer):
+    """Powertools' persistence layer over a dict, with DynamoDBPersistenceLayer's put condition."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: dict[str, DataRecord] = {}
+
+    def _get_record(self, idempotency_key: str) -> DataRecord:
+        try:
+            return self.records[idempotency_key]
+        except KeyError:
+            raise IdempotencyItemNotFoundError from None
+
+    def _put_record(self, data_record: DataRecord) -> None:
+        existing = self.records.get(data_record.idempotency_key)
+        now_ms = int(time.time() * 1000)
+        lock_lapsed = (
+            existing is not None
+            and existing.status == STATUS_CONSTANTS["INPROGRESS"]
+            and existing.in_progress_expiry_timestamp is not None
+            and existing.in_progress_expiry_timestamp < now_ms
+        )
+        if existing is not None and existing.status != STATUS_CONSTANTS["EXPIRED"] and not lock_lapsed:
+            if self.payload_validation_enabled and existing.payload_hash != data_record.payload_hash:
+                raise IdempotencyValidationError("payload differs")
+            raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
+        self.records[data_record.idempotency_key] = data_record
+
+    def _update_record(self, data_record: DataRecord) -> None:
+        self.records[data_record.idempotency_key] = data_record
+
+    def _delete_record(self, data_record: DataRecord) -> None:
+        self.records.pop(data_record.idempotency_key, None)
+
+
+@dataclass
+class FakeQueue:
+    """Records what would be enqueued; ``refuse`` holds transaction ids SQS would report as failed."""
+
+    messages: list[PaymentMessage] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)
+
+    def send(self, messages: Sequence[PaymentMessage]) -> set[str]:
+        failed = {m.transaction_id for m in messages if m.transaction_id in self.refuse}
+        self.messages.extend(m for m in messages if m.transaction_id not in failed)
+        return failed
+
+
+@dataclass
+class FakeTransactions:
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def create(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        existing = self.items.get(item["transaction_id"])
+        if existing is not None:
+            return existing
+        self.items[item["transaction_id"]] = dict(item)
+        return None
+
+    def get(self, transaction_id: str) -> dict[str, Any] | None:
+        return self.items.get(transaction_id)
+
+
+@dataclass
+class FakeAudit:
+    """Both sides of the audit table: rows appended once per key, and the reads the API makes."""
+
+    rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    range_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    def append(self, event: AuditEvent, *, at: datetime | None = None) -> bool:
+        key = (event.transaction_id, f"{event.step}#{event.event}")
+        if key in self.rows:
+            return False
+        self.rows[key] = {
+            "transaction_id": event.transaction_id,
+            "at": (at or datetime.now()).isoformat(),
+            "action": event.action,
+            "actor": event.actor,
+            "detail": event.detail,
+            "outcome": event.outcome,
+        }
+        return True
+
+    def trail(self, transaction_id: str) -> list[dict[str, Any]]:
+        return sorted(
+            (r for (tid, _), r in self.rows.items() if tid == transaction_id), key=lambda r: r["at"]
+        )
+
+    def range(
+        self, start: datetime, end: datetime, **options: Any
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        self.range_calls.append({"start": start, "end": end, **options})
+        return list(self.rows.values())[: options.get("limit", 100)], None
+
+    def counters(self, day: str) -> dict[str, int]:
+        return {"payment.received": len(self.rows)}
+
+
+class FakeContext:
+    function_name = "ingest"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ingest"
+    aws_request_id = "request-1"
+
+    def __init__(self, remaining_ms: int = 28_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def make_context() -> type[FakeContext]:
+    """Builds Lambda context stand-ins: ``make_context(remaining_ms)``."""
+    return FakeContext
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    api_key_id: str | None = API_KEY_ID,
+    query: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A v1 REST proxy event as API Gateway sends it for a key-protected route."""
+    text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    return {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": path,
+            "httpMethod": method,
+            "path": f"/v1{path}",
+            "stage": "v1",
+            "requestId": "req-1",
+            "identity": {"apiKeyId": api_key_id, "apiKey": "secret-value", "sourceIp": "203.0.113.9"},
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+@dataclass
+class Ports:
+    idempotency_records: InMemoryPersistence
+    queue: FakeQueue
+    transactions: FakeTransactions
+    audit: FakeAudit
+
+
+@pytest.fixture
+def ports() -> Iterator[Ports]:
+    """The API wired to in-memory adapters for one test."""
+    from ingest_svc import api, dal
+
+    fakes = Ports(InMemoryPersistence(), FakeQueue(), FakeTransactions(), FakeAudit())
+    wired = api.Ports(
+        idempotency=dal.IdempotencyStore(persistence=fakes.idempotency_records, workers=1),
+        queue=fakes.queue,
+        transactions=fakes.transactions,
+        audit=fakes.audit,  # type: ignore[arg-type]
+    )
+    api.app.dependency_overrides[api.get_ports] = lambda: wired
+    yield fakes
+    api.app.dependency_overrides.clear()
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    body: Any
+    raw: dict[str, Any]
+
+
+class ApiClient:
+    """Calls ``ingest_svc.api.lambda_handler`` with v1 REST proxy events."""
+
+    def call(self, method: str, path: str, **event_options: Any) -> ApiResponse:
+        from ingest_svc import api
+
+        raw = api.lambda_handler(api_event(method, path, **event_options), FakeContext())
+        return ApiResponse(raw["statusCode"], json.loads(raw["body"]) if raw.get("body") else None, raw)
+
+    def post_payment(
+        self, key: str | None = "key-1", payment: dict[str, Any] | None = None, **options: Any
+    ) -> ApiResponse:
+        headers = {"Idempotency-Key": key} if key is not None else {}
+        body = payment if payment is not None else PAYMENT
+        return self.call("POST", "/payments", body=body, headers=headers, **options)
+
+    def post_batch(self, items: list[dict[str, Any]], **options: Any) -> ApiResponse:
+        return self.call("POST", "/payments/batch", body={"payments": items}, **options)
+
+
+@pytest.fixture
+def client(ports: Ports) -> ApiClient:
+    return ApiClient()
+
+
+@pytest.fixture
+def payment() -> dict[str, Any]:
+    """A valid payment body; a fresh copy per test."""
+    return copy.deepcopy(PAYMENT)
