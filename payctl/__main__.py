@@ -1,0 +1,3 @@
+from payctl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,334 @@
+"""``LocalStack``: the whole stack in one process, reachable from others.
+
+In-process moto with every runtime shim, the template deployed into it, a moto server on
+127.0.0.1 sharing the same backends (so the AWS CLI, boto3 with ``AWS_ENDPOINT_URL`` and later
+``payctl`` commands see the same queues, tables and buckets), the API front built from the
+template's routes, and the SQS pollers for the stack's event sources.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import logging
+import socket
+import threading
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any
+
+import boto3
+
+from payctl.local import moto_locks
+from payctl.local.api_gateway import ApiFront, ApiHttpServer, PortInUse
+from payctl.local.api_keys import ApiGatewayKeyStore
+from payctl.local.pollers import PollerGroup, SqsPoller
+from payctl.local.routes import ApiDefinition, api_definitions
+from payctl.local.template import parameter_values
+from payctl.runtime import Stack, deploy, moto_session
+from payctl.runtime._patching import Patcher
+from payctl.runtime.template import load_template
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_PORT = 3000
+DEFAULT_MOTO_PORT = 5000
+LOCALHOST = "127.0.0.1"
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    """Fail before the (slow) deploy when a port is already taken, with a message that says which."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(exc.errno, f"{what} port {host}:{port} is already in use") from exc
+            raise
+
+
+class MotoServer:
+    """moto's HTTP server on the in-process backends, bound before it returns.
+
+    ``moto.server.ThreadedMotoServer`` binds inside its thread, so a taken port leaves ``start()``
+    waiting forever; binding here first turns that into an immediate, clear error.
+    """
+
+    def __init__(self, host: str = LOCALHOST, port: int = DEFAULT_MOTO_PORT) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = DomainDispatcherApplication(create_backend_app)
+        try:
+            self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(exc.errno, f"moto port {host}:{port} is already in use") from exc
+            raise
+        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+        self._server.server_close()
+
+
+@dataclass
+class LocalStackConfig:
+    template: Path = Path("template.yaml")
+    parameters: dict[str, str] = field(default_factory=dict)
+    host: str = LOCALHOST
+    api_port: int = DEFAULT_API_PORT
+    moto_port: int = DEFAULT_MOTO_PORT
+    speedups: bool = True
+    pollers: bool = True
+    serve_moto: bool = True
+
+
+class LocalStack:
+    """Start with ``with LocalStack(...) as local:`` (or ``start()``/``stop()``)."""
+
+    def __init__(
+        self,
+        template: str | Path = "template.yaml",
+        parameters: dict[str, str] | None = None,
+        *,
+        host: str = LOCALHOST,
+        api_port: int = DEFAULT_API_PORT,
+        moto_port: int = DEFAULT_MOTO_PORT,
+        speedups: bool = True,
+        pollers: bool = True,
+        serve_moto: bool = True,
+    ) -> None:
+        self.config = LocalStackConfig(
+            template=Path(template),
+            parameters={key: str(value) for key, value in (parameters or {}).items()},
+            host=host,
+            api_port=api_port,
+            moto_port=moto_port,
+            speedups=speedups,
+            pollers=pollers,
+            serve_moto=serve_moto,
+        )
+        self._exit = ExitStack()
+        self._stack: Stack | None = None
+        self.api: ApiDefinition | None = None
+        self.api_server: ApiHttpServer | None = None
+        self.moto_server: MotoServer | None = None
+        self.pollers = PollerGroup([])
+        self.keys: ApiGatewayKeyStore | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalStack:
+        if self._stack is not None:
+            raise RuntimeError("this LocalStack is already running")
+        config = self.config
+        # Taken ports fail fast, before moto starts and the template deploys.
+        ensure_port_free(config.host, config.api_port, "API")
+        if config.serve_moto:
+            ensure_port_free(config.host, config.moto_port, "moto")
+        sam_template = load_template(config.template)
+        parameters = parameter_values(sam_template, config.parameters)
+        try:
+            self._exit.enter_context(moto_session(speedups=config.speedups))
+            patcher = Patcher()
+            moto_locks.install(patcher)
+            self._exit.callback(patcher.undo_all)
+            self._stack = deploy(config.template, config.parameters)
+            if config.serve_moto:
+                self._start_moto_server()
+            self._start_api(sam_template, parameters)
+            if config.pollers:
+                self._start_pollers()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_moto_server(self) -> None:
+        # Every request would otherwise print a werkzeug access-log line.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.moto_server = MotoServer(self.config.host, self.config.moto_port)
+        self.moto_server.start()
+        self._exit.callback(self.moto_server.stop)
+
+    def _start_api(self, sam_template: dict[str, Any], parameters: dict[str, str]) -> None:
+        stack = self.stack
+        definitions = {
+            api_id: api for api_id, api in api_definitions(sam_template, parameters).items() if api.routes
+        }
+        if not definitions:
+            return
+        if len(definitions) > 1:
+            raise NotImplementedError(
+                f"one local API port serves one API; the template has {sorted(definitions)}"
+            )
+        self.api = next(iter(definitions.values()))
+        rest_api_id = stack.resources.get(self.api.api_id, self.api.api_id)
+        self.keys = ApiGatewayKeyStore(boto3.client("apigateway", region_name=stack.region), rest_api_id)
+        front = ApiFront(
+            self.api,
+            stack.invoke,
+            self.keys,
+            api_id=rest_api_id,
+            openapi=self._openapi,
+            integration_timeout=min(29, max(info.timeout for info in stack.functions.values()) + 1),
+        )
+        self.api_server = ApiHttpServer(front, self.config.host, self.config.api_port)
+        self.api_server.start()
+        self._exit.callback(self.api_server.stop)
+
+    def _start_pollers(self) -> None:
+        stack = self.stack
+        self.pollers = PollerGroup(
+            [
+                SqsPoller(source, stack.region)
+                for sources in stack.event_sources.values()
+                for source in sources
+            ]
+        )
+        self.pollers.start()
+        self._exit.callback(self.pollers.stop)
+
+    def stop(self) -> None:
+        """Pollers first (finishing their batches), then the API, the moto server and moto itself."""
+        try:
+            self._exit.close()
+        finally:
+            self._exit = ExitStack()
+            self._stack = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ what is running
+
+    @property
+    def stack(self) -> Stack:
+        if self._stack is None:
+            raise RuntimeError("the local stack is not running")
+        return self._stack
+
+    @property
+    def region(self) -> str:
+        return self.stack.region
+
+    @property
+    def api_url(self) -> str:
+        """The stage's base URL, the local counterpart of the ``ApiUrl`` output."""
+        if self.api_server is None or self.api is None:
+            raise RuntimeError("the stack serves no API")
+        return f"http://{self.config.host}:{self.api_server.port}/{self.api.stage_name}"
+
+    @property
+    def moto_endpoint(self) -> str | None:
+        if self.moto_server is None:
+            return None
+        return f"http://{self.config.host}:{self.moto_server.port}"
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The stack's outputs, with ``ApiUrl`` pointing at the local API front."""
+        outputs = dict(self.stack.outputs)
+        if self.api_server is not None and "ApiUrl" in outputs:
+            outputs["ApiUrl"] = self.api_url
+        return outputs
+
+    @property
+    def api_key_id(self) -> str:
+        return self.stack.outputs["ApiKeyId"]
+
+    def api_key_value(self) -> str:
+        """The generated key value, revealed through API Gateway like ``get-api-key --include-value``."""
+        client = boto3.client("apigateway", region_name=self.region)
+        return str(client.get_api_key(apiKey=self.api_key_id, includeValue=True)["value"])
+
+    def connection_info(self) -> dict[str, Any]:
+        """What another process needs to reach this stack (never the key value)."""
+        stack = self.stack
+        return {
+            "stack_name": stack.name,
+            "region": self.region,
+            "account_id": _account_of(stack),
+            "api_url": self.api_url if self.api_server else None,
+            "moto_endpoint": self.moto_endpoint,
+            "outputs": self.outputs,
+            "parameters": self.config.parameters,
+            "function_environment": _shared_environment(stack),
+        }
+
+    # ------------------------------------------------------------------ OpenAPI
+
+    def _openapi(self, server_url: str) -> str | None:
+        """The spec from the API function's own resolver (Powertools), if it has one."""
+        if self.api is None:
+            return None
+        for function_id in dict.fromkeys(route.function_id for route in self.api.routes):
+            info = self.stack.functions.get(function_id)
+            if info is None:
+                continue
+            module = _import_handler_module(info.handler)
+            resolver = _find_resolver(module) if module else None
+            if resolver is not None:
+                from aws_lambda_powertools.event_handler.openapi.models import Server
+
+                return str(resolver.get_openapi_json_schema(servers=[Server(url=server_url)]))
+        return None
+
+
+def _import_handler_module(handler: str) -> ModuleType | None:
+    module_name = handler.rpartition(".")[0]
+    try:
+        return importlib.import_module(module_name)
+    except ImportError:
+        logger.warning("cannot import %s for its OpenAPI spec", module_name, exc_info=True)
+        return None
+
+
+def _find_resolver(module: ModuleType) -> Any:
+    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+
+    for value in vars(module).values():
+        if isinstance(value, ApiGatewayResolver):
+            return value
+    return None
+
+
+def _account_of(stack: Stack) -> str | None:
+    for info in stack.functions.values():
+        parts = info.arn.split(":")
+        if len(parts) > 4:
+            return parts[4]
+    return None
+
+
+def _shared_environment(stack: Stack) -> dict[str, str]:
+    """Variables every function shares (table names, shard count): what operator tools need."""
+    environments = [info.env for info in stack.functions.values()]
+    if not environments:
+        return {}
+    shared = dict(environments[0])
+    for env in environments[1:]:
+        shared = {key: value for key, value in shared.items() if env.get(key) == value}
+    return shared
