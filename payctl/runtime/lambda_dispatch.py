@@ -91,7 +91,9 @@ def lambda_error_payload(error_type: str, message: str, request_id: str, stack: 
 
 
 def exception_payload(exc: BaseException, request_id: str) -> bytes:
-    stack = traceback.format_list(traceback.extract_tb(exc.__traceback__))
+    # Lambda's stackTrace starts at the handler; drop this module's own calling frame.
+    frames = traceback.extract_tb(exc.__traceback__)
+    stack = traceback.format_list([frame for frame in frames if frame.filename != __file__])
     return lambda_error_payload(type(exc).__name__, str(exc), request_id, stack)
 
 

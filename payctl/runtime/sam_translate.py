@@ -13,6 +13,7 @@ import copy
 import hashlib
 import io
 import json
+import logging
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -182,9 +183,17 @@ def translate(template: dict[str, Any], parameters: dict[str, Any], region: str)
     to_py27_compatible_template(fragment, parameter_values)
     translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region))
     policy_map = _StrictPolicyMap(STATIC_MANAGED_POLICIES)
-    translated = translator.translate(
-        fragment,
-        parameter_values=parameter_values,
-        get_managed_policy_map=lambda: policy_map,
-    )
+    # Offline the feature-toggle config is empty, so every toggle check logs a warning and reads as
+    # "off"; the warnings say nothing about the template.
+    toggle_logger = logging.getLogger("samtranslator.feature_toggle.feature_toggle")
+    previous_level = toggle_logger.level
+    toggle_logger.setLevel(logging.ERROR)
+    try:
+        translated = translator.translate(
+            fragment,
+            parameter_values=parameter_values,
+            get_managed_policy_map=lambda: policy_map,
+        )
+    finally:
+        toggle_logger.setLevel(previous_level)
     return undo_mark_unicode_str_in_template(translated)

@@ -11,6 +11,7 @@ from typing import Any
 
 from payctl.runtime import (
     _state,
+    api_gateway,
     execution_names,
     lambda_dispatch,
     lambda_faults,
@@ -32,7 +33,15 @@ MOTO_CONFIG: dict[str, Any] = {
 }
 
 # Shims in the order they are applied; each module's docstring names the moto gap it closes.
-SHIMS = (layers, lambda_dispatch, state_machines, sync_execution, sqs_event_sources, execution_names)
+SHIMS = (
+    layers,
+    lambda_dispatch,
+    state_machines,
+    sync_execution,
+    sqs_event_sources,
+    execution_names,
+    api_gateway,
+)
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 _BATCH = 10
 # Long enough that messages being moved are not received twice by this loop.
@@ -116,9 +117,15 @@ def move_messages(
                 result.skipped += 1
                 continue
             started = time.monotonic()
-            sent = sqs.send_message_batch(QueueUrl=destination_url, Entries=[_send_entry(message, 0, fifo)])
-            if sent.get("Failed"):
-                result.failed.append({"MessageId": message["MessageId"], "Error": sent["Failed"][0]})
+            try:
+                sent = sqs.send_message_batch(
+                    QueueUrl=destination_url, Entries=[_send_entry(message, 0, fifo)]
+                )
+                failure = sent["Failed"][0] if sent.get("Failed") else None
+            except ClientError as exc:
+                failure = exc.response["Error"]
+            if failure is not None:
+                result.failed.append({"MessageId": message["MessageId"], "Error": failure})
                 kept.append(message)
                 continue
             sqs.delete_message(QueueUrl=source_url, ReceiptHandle=message["ReceiptHandle"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,20 @@ def deploy(
     parameters = {key: str(value) for key, value in (parameters or {}).items()}
     translated = translate(staged.template, parameters, state.region)
 
+    with warnings.catch_warnings():
+        # moto warns for each resource it cannot create, whenever its lazy resource map is read;
+        # they are reported once, in Stack.unsupported_resources.
+        warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
+        return _create_stack(state, stack_name, sam_template, translated, parameters)
+
+
+def _create_stack(
+    state: _state.RuntimeState,
+    stack_name: str,
+    sam_template: dict[str, Any],
+    translated: dict[str, Any],
+    parameters: dict[str, str],
+) -> Stack:
     cloudformation = boto3.client("cloudformation", region_name=state.region)
     cloudformation.create_stack(
         StackName=stack_name,
@@ -232,7 +247,9 @@ def deploy(
         if logical_id not in resource_types and "Condition" not in resource
     }
     if unsupported:
-        logger.warning("moto created no resource for %s", sorted(unsupported))
+        logger.info(
+            "moto has no CloudFormation support for, and created nothing for: %s", sorted(unsupported)
+        )
 
     lambda_client = boto3.client("lambda", region_name=state.region)
     functions: dict[str, FunctionInfo] = {}

@@ -1,0 +1,263 @@
+"""Shim 11 — the REST API's resources exist in moto, as the template defines them.
+
+Gap (moto 5.2.5): ``AWS::ApiGateway::RestApi`` ignores ``Body``, so the API has no methods and the
+SAM-generated ``AWS::ApiGateway::Deployment`` fails the whole stack ("The REST API doesn't contain
+any methods"); ``AWS::ApiGateway::Stage``, ``ApiKey``, ``UsagePlan`` and ``UsagePlanKey`` have no
+CloudFormation support at all, so ``!Ref`` of the API key (the ``ApiKeyId`` output) is empty. This
+shim imports the OpenAPI ``Body`` (methods, ``x-api-key`` requirement, integrations) and creates the
+stage, key (API Gateway generates its value), usage plan and plan key through moto's API Gateway
+backend. moto still does not *serve* AWS_PROXY integrations; ``payctl.local`` does that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from payctl.runtime._patching import Patcher
+
+GAP = "moto CloudFormation ignores RestApi Body and drops Stage/ApiKey/UsagePlan"
+
+
+def _backend(account_id: str, region_name: str) -> Any:
+    from moto.apigateway.models import apigateway_backends
+
+    return apigateway_backends[account_id][region_name]
+
+
+def _api_key_schemes(body: dict[str, Any]) -> set[str]:
+    schemes = body.get("components", {}).get("securitySchemes", {}) or body.get("securityDefinitions", {})
+    return {
+        name
+        for name, scheme in schemes.items()
+        if scheme.get("type") == "apiKey" and str(scheme.get("name", "")).lower() == "x-api-key"
+    }
+
+
+def _import_body(backend: Any, api_id: str, body: dict[str, Any]) -> None:
+    if body.get("swagger") is not None:
+        raise NotImplementedError(
+            "a Swagger 2.0 RestApi Body is not imported locally; use OpenApiVersion 3.0"
+        )
+    backend.put_rest_api(api_id, body, fail_on_warnings=False, mode="overwrite")
+    key_schemes = _api_key_schemes(body)
+    api = backend.get_rest_api(api_id)
+    default_security = body.get("security", [])
+    for path, methods in body.get("paths", {}).items():
+        resource = api.get_resource_for_path(path)
+        for method_name, method_doc in methods.items():
+            if not isinstance(method_doc, dict):
+                continue
+            http_method = "ANY" if method_name == "x-amazon-apigateway-any-method" else method_name.upper()
+            method = resource.resource_methods.get(http_method)
+            if method is None:
+                continue
+            security = method_doc.get("security", default_security)
+            method.api_key_required = any(key_schemes & set(requirement) for requirement in security)
+
+
+@dataclass
+class _Resource:
+    """What moto's stack machinery needs from a created resource: its physical id."""
+
+    physical_resource_id: str
+    model: Any
+
+    def is_created(self) -> bool:
+        return True
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """Local stacks are torn down with the moto session; nothing to release one by one."""
+
+
+class _RestApi:
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::RestApi"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "RestApi"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        body = properties.get("Body")
+        name = properties.get("Name") or (body or {}).get("info", {}).get("title") or resource_name
+        backend = _backend(account_id, region_name)
+        api = backend.create_rest_api(
+            name=name,
+            description=properties.get("Description", ""),
+            endpoint_configuration=properties.get("EndpointConfiguration"),
+        )
+        if body:
+            _import_body(backend, api.id, body)
+        return api
+
+
+class _Stage:
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::Stage"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "StageName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> _Resource:
+        properties = cloudformation_json["Properties"]
+        stage = _backend(account_id, region_name).create_stage(
+            function_id=properties["RestApiId"],
+            stage_name=properties["StageName"],
+            deploymentId=properties["DeploymentId"],
+            variables=properties.get("Variables"),
+            description=properties.get("Description", ""),
+            tracing_enabled=properties.get("TracingEnabled"),
+            tags={tag["Key"]: tag["Value"] for tag in properties.get("Tags", [])} or None,
+        )
+        return _Resource(stage.name, stage)
+
+
+class _ApiKey:
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::ApiKey"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> _Resource:
+        properties = cloudformation_json["Properties"]
+        payload: dict[str, Any] = {
+            "name": properties.get("Name", resource_name),
+            "description": properties.get("Description"),
+            "enabled": properties.get("Enabled", False) in (True, "true", "True"),
+            "stageKeys": [
+                {"restApiId": key["RestApiId"], "stageName": key["StageName"]}
+                for key in properties.get("StageKeys", [])
+            ],
+        }
+        if properties.get("Value"):
+            payload["value"] = properties["Value"]
+        key = _backend(account_id, region_name).create_api_key(payload)
+        return _Resource(key.id, key)
+
+
+class _UsagePlan:
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::UsagePlan"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "UsagePlanName"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> _Resource:
+        properties = cloudformation_json["Properties"]
+        payload: dict[str, Any] = {
+            "name": properties.get("UsagePlanName", resource_name),
+            "description": properties.get("Description"),
+            "apiStages": [
+                {"apiId": stage["ApiId"], "stage": stage["Stage"]}
+                for stage in properties.get("ApiStages", [])
+            ],
+        }
+        if "Throttle" in properties:
+            throttle = properties["Throttle"]
+            payload["throttle"] = {
+                "rateLimit": throttle.get("RateLimit"),
+                "burstLimit": throttle.get("BurstLimit"),
+            }
+        if "Quota" in properties:
+            quota = properties["Quota"]
+            payload["quota"] = {"limit": quota.get("Limit"), "period": quota.get("Period")}
+            if "Offset" in quota:
+                payload["quota"]["offset"] = quota["Offset"]
+        plan = _backend(account_id, region_name).create_usage_plan(payload)
+        return _Resource(plan.id, plan)
+
+
+class _UsagePlanKey:
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGateway::UsagePlanKey"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "UsagePlanKey"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> _Resource:
+        properties = cloudformation_json["Properties"]
+        key = _backend(account_id, region_name).create_usage_plan_key(
+            properties["UsagePlanId"], {"keyId": properties["KeyId"], "keyType": properties["KeyType"]}
+        )
+        return _Resource(f"{properties['UsagePlanId']}:{key.id}", key)
+
+
+MODELS = (_Stage, _ApiKey, _UsagePlan, _UsagePlanKey)
+
+
+def install(patcher: Patcher) -> None:
+    from moto.apigateway.models import Deployment, RestAPI
+    from moto.cloudformation import parsing
+
+    # Without a physical id, ``!Ref`` of a Deployment resolves to the Python object.
+    patcher.setattr(Deployment, "physical_resource_id", property(lambda self: self.id), gap=GAP, create=True)
+
+    patcher.setattr(
+        RestAPI,
+        "create_from_cloudformation_json",
+        classmethod(_RestApi.create_from_cloudformation_json.__func__),  # type: ignore[attr-defined]
+        gap=GAP,
+    )
+    original_map = parsing.get_model_map
+
+    def get_model_map() -> dict[str, Any]:
+        models = dict(original_map())
+        for model in MODELS:
+            models.setdefault(model.cloudformation_type(), model)
+        return models
+
+    # Not subclasses of CloudFormationModel on purpose: moto discovers those through
+    # ``__subclasses__()``, which would register them for good, outside the session too.
+    patcher.setattr(parsing, "get_model_map", get_model_map, gap=GAP)
