@@ -1,0 +1,161 @@
+"""The ingest API handler on the local stack: real idempotency table, real queue, real reads."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from ingest_svc.dal import IDEMPOTENCY_KEY_PREFIX, _record_data, idempotency_config
+from ingest_svc.logic import IdempotentRequest
+from payments_core.ids import payload_hash, transaction_id
+from payments_core.models import Payment
+from tests.integration.ingest.ingest_support import payment
+
+
+def test_accepted_payment_puts_one_contract_message_on_the_queue(ingest):
+    """Given a valid payment, When posted, Then 202 and one message with the contract body and attributes."""
+    body = payment()
+
+    reply = ingest.post("order-1", body)
+
+    tid = transaction_id(ingest.api_key_id, "order-1")
+    assert reply.status == 202
+    assert reply.body == {"transaction_id": tid, "status": "ACCEPTED", "replayed": False}
+    (message,) = ingest.receive_all()
+    sent = json.loads(message["Body"])
+    assert set(sent) == {
+        "transaction_id",
+        "submitter",
+        "idempotency_key",
+        "payload_hash",
+        "received_at",
+        "payment",
+    }
+    assert (sent["transaction_id"], sent["submitter"], sent["idempotency_key"]) == (
+        tid,
+        ingest.api_key_id,
+        "order-1",
+    )
+    assert sent["payment"] == body
+    assert sent["payload_hash"] == payload_hash(Payment.model_validate(body).to_document())
+    attributes = {name: value["StringValue"] for name, value in message["MessageAttributes"].items()}
+    assert attributes == {"transaction_id": tid, "submitter": ingest.api_key_id}
+    assert ingest.transaction(tid) is None, "the API never writes the transaction item"
+
+
+def test_replay_answers_the_same_body_marked_replayed_and_enqueues_once(ingest):
+    body = payment()
+
+    first = ingest.post("order-2", body)
+    again = ingest.post("order-2", body)
+
+    assert again.status == first.status == 202
+    assert again.body == {**first.body, "replayed": True}
+    assert len(ingest.receive_all()) == 1
+
+
+def test_same_key_with_another_body_is_422(ingest):
+    body = payment()
+    ingest.post("order-3", body)
+
+    reply = ingest.post("order-3", {**body, "amount": "50.00"})
+
+    assert reply.status == 422
+    assert reply.body["error"]["code"] == "idempotency_key_reused"
+    assert len(ingest.receive_all()) == 1
+
+
+def test_request_in_flight_is_409(ingest):
+    """Given an in-progress idempotency record for the key (a concurrent request), Then 409."""
+    body = payment()
+    layer = DynamoDBPersistenceLayer(
+        table_name=ingest.stack.outputs["IdempotencyTableName"],
+        boto3_client=boto3.client("dynamodb", region_name=ingest.stack.region),
+    )
+    layer.configure(idempotency_config(), key_prefix=IDEMPOTENCY_KEY_PREFIX)
+    request = IdempotentRequest(ingest.api_key_id, "order-4", Payment.model_validate(body))
+    layer.save_inprogress(_record_data(request), remaining_time_in_millis=60_000)
+
+    reply = ingest.post("order-4", body)
+
+    assert reply.status == 409
+    assert reply.body == {"error": {"code": "request_in_progress", "message": reply.body["error"]["message"]}}
+    assert ingest.receive_all() == []
+
+
+def test_batch_of_500_with_invalid_items_reports_each_in_order_and_enqueues_only_valid_ones(ingest):
+    items = []
+    for i in range(500):
+        item = {"idempotency_key": f"b-{i}", **payment()}
+        if i % 50 == 7:
+            item["amount"] = "1.001"
+        if i % 50 == 9:
+            item["payment_method"] = {**item["payment_method"], "number": "4111111111111111"}
+        items.append(item)
+
+    reply = ingest.post_batch(items)
+
+    assert reply.status == 207
+    results = reply.body["results"]
+    assert [r["index"] for r in results] == list(range(500))
+    rejected = {r["index"]: r["error"]["code"] for r in results if r["status"] == "rejected"}
+    assert rejected == {
+        **dict.fromkeys(range(7, 500, 50), "invalid_amount"),
+        **dict.fromkeys(range(9, 500, 50), "card_data_not_allowed"),
+    }
+    assert (reply.body["accepted"], reply.body["rejected"], reply.body["replayed"]) == (480, 20, 0)
+    assert all(
+        r["transaction_id"] == transaction_id(ingest.api_key_id, f"b-{r['index']}")
+        for r in results
+        if r["status"] == "accepted"
+    )
+    enqueued = ingest.receive_all()
+    assert len(enqueued) == 480
+    assert {json.loads(m["Body"])["idempotency_key"] for m in enqueued} == {
+        f"b-{i}" for i in range(500) if i % 50 not in (7, 9)
+    }
+
+
+def test_batch_of_501_is_413_and_enqueues_nothing(ingest):
+    reply = ingest.post_batch([{"idempotency_key": f"k-{i}", **payment()} for i in range(501)])
+
+    assert reply.status == 413
+    assert reply.body["error"]["code"] == "batch_too_large"
+    assert ingest.receive_all() == []
+
+
+def test_get_is_404_until_the_consumer_records_the_payment_then_200(ingest):
+    """Given an accepted payment, Then GET is 404 before the consumer ran and 200 with its outcome after."""
+    tid = ingest.post("order-5", payment(amount="1200", currency="JPY")).body["transaction_id"]
+
+    before = ingest.get(tid)
+    poll = ingest.stack.poll_once("IngestConsumerFunction")
+    after = ingest.get(tid)
+
+    assert before.status == 404
+    assert before.body["error"]["code"] == "transaction_not_found"
+    assert poll.received == 1 and poll.failed_message_ids == []
+    assert after.status == 200
+    assert after.body["transaction_id"] == tid
+    assert after.body["amount"] == "1200" and after.body["currency"] == "JPY"
+    assert after.body["status"] == "SETTLED"
+    assert isinstance(after.body["fraud"]["score"], str)
+    trail = ingest.get_audit(tid)
+    assert trail.status == 200
+    assert trail.body["events"][0]["action"] == "payment.received"
+    assert [e["at"] for e in trail.body["events"]] == sorted(e["at"] for e in trail.body["events"])
+
+
+def test_another_api_key_gets_404_for_a_recorded_payment(ingest):
+    tid = ingest.post("order-6", payment()).body["transaction_id"]
+    ingest.stack.poll_once("IngestConsumerFunction")
+
+    own = ingest.get(tid)
+    other = ingest.get(tid, api_key_id="key-someone-else")
+    other_audit = ingest.get_audit(tid, api_key_id="key-someone-else")
+
+    assert own.status == 200
+    assert other.status == other_audit.status == 404
+    assert other.body["error"]["code"] == "transaction_not_found"
