@@ -103,12 +103,13 @@ def decline_reasons(checks: Checks) -> list[str]:
 
 
 def _sensitive_values(payment: Mapping[str, Any] | None) -> set[str]:
-    if not payment:
-        return set()
-    method = payment.get("payment_method") or {}
-    customer = payment.get("customer") or {}
-    metadata = payment.get("metadata") or {}
-    values = [method.get("token"), payment.get("reference"), customer.get("id"), *metadata.values()]
+    def mapping(value: Any) -> Mapping[str, Any]:
+        return value if isinstance(value, Mapping) else {}
+
+    document = mapping(payment)
+    method, customer = mapping(document.get("payment_method")), mapping(document.get("customer"))
+    metadata = mapping(document.get("metadata"))
+    values = [method.get("token"), document.get("reference"), customer.get("id"), *metadata.values()]
     return {v for v in values if isinstance(v, str) and len(v) >= 4}
 
 

@@ -26,6 +26,7 @@ class CheckOutcome(BaseModel):
     outcome: str
     reasons: list[str] = Field(default_factory=list)
     score: str | None = None
+    checked_at: str | None = None
     error: str | None = None
     cause: str | None = None
 

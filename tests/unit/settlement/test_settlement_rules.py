@@ -240,3 +240,17 @@ def test_failure_cause_is_truncated():
 
 def test_failure_without_any_error_detail_is_unknown():
     assert describe_failure(fail_request()) == {"error": "Unknown", "cause": ""}
+
+
+def test_failure_of_a_payment_that_could_not_be_read_is_still_recorded():
+    """Given a malformed payment (the reason the workflow failed), describing the failure does not raise."""
+    request = FailRequest.model_validate(
+        {
+            "action": "fail",
+            "transaction_id": "tx-1",
+            "payment": {"payment_method": "tok_visa_4242", "customer": ["c_42"], "metadata": None},
+            "error": {"Error": "ValidationError", "Cause": "bad"},
+        }
+    )
+
+    assert describe_failure(request) == {"error": "ValidationError", "cause": "bad"}
