@@ -24,10 +24,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ingest_svc import dal, logic
 from ingest_svc.models import (
@@ -78,16 +79,17 @@ app.enable_swagger(
 _PARAMETER_NAMES = {IDEMPOTENCY_KEY_HEADER.lower(): IDEMPOTENCY_KEY_HEADER}
 
 
-def _error_doc(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"model": ErrorResponse}}}
+def _doc(description: str, model: type[BaseModel] = ErrorResponse) -> OpenAPIResponse:
+    """An OpenAPI response entry whose JSON body is ``model`` (the error body unless said otherwise)."""
+    return {"description": description, "content": {"application/json": {"model": model}}}
 
 
-_COMMON_ERRORS = {
-    400: _error_doc("Invalid header or query parameter, or a body that is not JSON."),
-    401: _error_doc("No API key id on the request (`missing_api_key`)."),
-    422: _error_doc("The body breaks a rule; `field` names the offending input."),
-    500: _error_doc("An unexpected error (`internal_error`)."),
-    503: _error_doc("A dependency is unavailable; retry with the same idempotency key."),
+_COMMON_ERRORS: dict[int, OpenAPIResponse] = {
+    400: _doc("Invalid header or query parameter, or a body that is not JSON."),
+    401: _doc("No API key id on the request (`missing_api_key`)."),
+    422: _doc("The body breaks a rule; `field` names the offending input."),
+    500: _doc("An unexpected error (`internal_error`)."),
+    503: _doc("A dependency is unavailable; retry with the same idempotency key."),
 }
 
 
@@ -155,11 +157,8 @@ Adapters = Annotated[Ports, Depends(get_ports)]
         "`request_in_progress`. Keys are kept for 24 hours."
     ),
     responses={
-        202: {
-            "description": "Accepted and queued.",
-            "content": {"application/json": {"model": AcceptedResponse}},
-        },
-        409: _error_doc("A request with this Idempotency-Key is still in progress."),
+        202: _doc("Accepted and queued.", AcceptedResponse),
+        409: _doc("A request with this Idempotency-Key is still in progress."),
         **_COMMON_ERRORS,
     },
     tags=["payments"],
@@ -210,11 +209,8 @@ def post_payment(
         "replays alone. An item rejected with `enqueue_failed` or `dependency_error` may be sent again."
     ),
     responses={
-        207: {
-            "description": "One result per item.",
-            "content": {"application/json": {"model": BatchResponse}},
-        },
-        413: _error_doc("More than 500 items (`batch_too_large`)."),
+        207: _doc("One result per item.", BatchResponse),
+        413: _doc("More than 500 items (`batch_too_large`)."),
         **_COMMON_ERRORS,
     },
     tags=["payments"],
@@ -257,8 +253,8 @@ TransactionId = Annotated[
     "/payments/<transaction_id>",
     summary="Read a payment's status and outcome",
     responses={
-        200: {"description": "The transaction.", "content": {"application/json": {"model": PaymentView}}},
-        404: _error_doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`)."),
+        200: _doc("The transaction.", PaymentView),
+        404: _doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`)."),
         **_COMMON_ERRORS,
     },
     tags=["payments"],
@@ -282,11 +278,8 @@ def get_payment(transaction_id: TransactionId, submitter: Submitter, ports: Adap
     "/payments/<transaction_id>/audit",
     summary="Read a payment's audit trail",
     responses={
-        200: {
-            "description": "Events in time order.",
-            "content": {"application/json": {"model": AuditTrailResponse}},
-        },
-        404: _error_doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`)."),
+        200: _doc("Events in time order.", AuditTrailResponse),
+        404: _doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`)."),
         **_COMMON_ERRORS,
     },
     tags=["audit"],
@@ -308,12 +301,9 @@ def get_payment_audit(
     "/audit",
     summary="Audit rows of all payments in a time range (dashboards)",
     responses={
-        200: {
-            "description": "A page of events in time order.",
-            "content": {"application/json": {"model": AuditRangeResponse}},
-        },
+        200: _doc("A page of events in time order.", AuditRangeResponse),
         **_COMMON_ERRORS,
-        400: _error_doc("A bad time range, limit or next_token."),
+        400: _doc("A bad time range, limit or next_token."),
     },
     tags=["audit"],
 )
@@ -341,12 +331,9 @@ def get_audit(
     "/audit/counters",
     summary="The day's audit counters by action",
     responses={
-        200: {
-            "description": "Counts summed over the shards.",
-            "content": {"application/json": {"model": AuditCountersResponse}},
-        },
+        200: _doc("Counts summed over the shards.", AuditCountersResponse),
         **_COMMON_ERRORS,
-        400: _error_doc("A bad day."),
+        400: _doc("A bad day."),
     },
     tags=["audit"],
 )

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest_svc import dal, logic
 from payments_core.audit import AuditWriter
-from payments_core.clock import utc_now
+from payments_core.clock import parse_iso, utc_now
 from payments_core.errors import MalformedMessage, PaymentsError, WorkflowFailed
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import PaymentMessage
@@ -63,6 +63,10 @@ def parse_message(record: SQSRecord) -> PaymentMessage:
         raise MalformedMessage(f"message {record.message_id}: transaction_id does not derive from its key")
     if message.payload_hash != payload_hash(message.payment.to_document()):
         raise MalformedMessage(f"message {record.message_id}: payload_hash does not match its payment")
+    try:
+        parse_iso(message.received_at)
+    except ValueError:
+        raise MalformedMessage(f"message {record.message_id}: received_at is not an ISO-8601 time") from None
     return message
 
 
@@ -102,7 +106,11 @@ def handle_record(record: SQSRecord, *, ports: ConsumerPorts, remaining_seconds:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # A new processor per invocation: it keeps per-batch state.
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False, logger=logger)
+    processor = BatchProcessor(
+        event_type=EventType.SQS,
+        raise_on_entire_batch_failure=False,
+        logger=logger,  # type: ignore[arg-type]  # Powertools' Logger has the logging.Logger methods it calls
+    )
     record_handler = partial(
         handle_record,
         ports=default_ports(),

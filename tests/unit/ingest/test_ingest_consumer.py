@@ -181,8 +181,9 @@ def test_poison_body_is_reported_failed_while_good_records_are_not_and_never_log
         lambda body: body.update(transaction_id=transaction_id("key-alpha", "someone-else")),
         lambda body: body["payment"].update(amount="12.345"),
         lambda body: body.pop("submitter"),
+        lambda body: body.update(received_at="yesterday"),
     ],
-    ids=["hash", "transaction-id", "amount", "missing-field"],
+    ids=["hash", "transaction-id", "amount", "missing-field", "received-at"],
 )
 def test_message_that_does_not_add_up_is_poison(run_consumer, wired, workflow, payment, tamper):
     body = message(payment).model_dump(mode="json", exclude_none=True)
