@@ -16,6 +16,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_ENV_VAR = "PAYCTL_TEMPLATE"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that use the shared moto world after all the others.
+
+    A plain ``mock_aws()`` started while ``moto_env`` is active nests inside it, and moto neither
+    resets nor isolates a nested mock, so such a test would see (and collide with) the stack's
+    resources. Ordering keeps the session's moto world from existing before those tests run.
+    """
+    items.sort(key=lambda item: "moto_env" in getattr(item, "fixturenames", ()))
+
+
 @pytest.fixture(scope="session")
 def moto_env() -> Iterator[RuntimeState]:
     """In-process moto with every local-runtime shim, for the whole test session."""
