@@ -198,3 +198,29 @@ def test_only_the_consumer_starts_the_workflow(translated: dict[str, Any]) -> No
     }
 
     assert starters == {"IngestConsumerFunctionRole"}
+
+
+def test_roles_attach_only_the_baseline_managed_policies(translated: dict[str, Any]) -> None:
+    """Given the generated roles, AWS managed policies are limited to logs, X-Ray and the SQS poller.
+
+    A broad managed policy (e.g. AmazonDynamoDBFullAccess) would bypass every inline grant checked above.
+    """
+    basic = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    xray = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
+    sqs_poller = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
+    expected = {f"{lid}Role": {basic, xray} for lid in EXPECTED_GRANTS}
+    expected["IngestConsumerFunctionRole"] = {basic, xray, sqs_poller}
+    expected["PaymentsStateMachineRole"] = {xray}
+    attached = {
+        lid: {_resolved_arn(arn) for arn in res["Properties"].get("ManagedPolicyArns", [])}
+        for lid, res in translated["Resources"].items()
+        if res["Type"] == "AWS::IAM::Role" and "Condition" not in res
+    }
+
+    assert attached == expected
+
+
+def _resolved_arn(arn: Any) -> str:
+    if isinstance(arn, str):
+        return arn
+    return arn["Fn::Sub"].replace("${AWS::Partition}", "aws")
