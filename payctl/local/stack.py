@@ -13,6 +13,7 @@ import importlib
 import logging
 import socket
 import threading
+import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +23,17 @@ from typing import Any
 import boto3
 
 from payctl.local import moto_locks
-from payctl.local.api_gateway import ApiFront, ApiHttpServer, PortInUse
+from payctl.local.api_gateway import (
+    ApiFront,
+    ApiHttpServer,
+    HttpRequest,
+    PortInUse,
+    build_proxy_event,
+    map_proxy_response,
+)
 from payctl.local.api_keys import ApiGatewayKeyStore
 from payctl.local.pollers import PollerGroup, SqsPoller
-from payctl.local.routes import ApiDefinition, api_definitions
+from payctl.local.routes import ApiDefinition, Route, RouteMatch, api_definitions
 from payctl.local.template import parameter_values
 from payctl.runtime import Stack, deploy, moto_session
 from payctl.runtime._patching import Patcher
@@ -132,6 +140,8 @@ class LocalStack:
         self.moto_server: MotoServer | None = None
         self.pollers = PollerGroup([])
         self.keys: ApiGatewayKeyStore | None = None
+        self._openapi_spec: str | None = None
+        self._openapi_lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -281,20 +291,56 @@ class LocalStack:
     # ------------------------------------------------------------------ OpenAPI
 
     def _openapi(self, server_url: str) -> str | None:
-        """The spec from the API function's own resolver (Powertools), if it has one."""
+        """The API function's own OpenAPI spec (Powertools), computed once.
+
+        If the handler serves one itself (``enable_swagger``), it is asked for it through a proxy
+        event, so the title, security schemes and servers are exactly what it would answer in AWS;
+        otherwise its resolver generates one.
+        """
         if self.api is None:
             return None
+        with self._openapi_lock:
+            if self._openapi_spec is None:
+                self._openapi_spec = self._load_openapi(server_url)
+            return self._openapi_spec
+
+    def _load_openapi(self, server_url: str) -> str | None:
+        assert self.api is not None
         for function_id in dict.fromkeys(route.function_id for route in self.api.routes):
             info = self.stack.functions.get(function_id)
-            if info is None:
-                continue
-            module = _import_handler_module(info.handler)
+            module = _import_handler_module(info.handler) if info else None
             resolver = _find_resolver(module) if module else None
-            if resolver is not None:
-                from aws_lambda_powertools.event_handler.openapi.models import Server
+            if resolver is None:
+                continue
+            swagger_path = _swagger_path(resolver)
+            if swagger_path is not None:
+                spec = self._ask_function_for_spec(function_id, swagger_path)
+                if spec is not None:
+                    return spec
+            from aws_lambda_powertools.event_handler.openapi.models import Server
 
-                return str(resolver.get_openapi_json_schema(servers=[Server(url=server_url)]))
+            return str(resolver.get_openapi_json_schema(servers=[Server(url=server_url)]))
         return None
+
+    def _ask_function_for_spec(self, function_id: str, swagger_path: str) -> str | None:
+        assert self.api is not None
+        route = Route(self.api.api_id, swagger_path, "GET", function_id, False, "OpenApiSpec")
+        request = HttpRequest("GET", f"/{self.api.stage_name}{swagger_path}?format=json", [], b"")
+        event = build_proxy_event(
+            request,
+            RouteMatch(route, {}),
+            api_id=self.stack.resources.get(self.api.api_id, self.api.api_id),
+            stage=self.api.stage_name,
+            request_id=str(uuid.uuid4()),
+            api_key=None,
+            path=swagger_path,
+        )
+        try:
+            response = map_proxy_response(self.stack.invoke(function_id, event))
+        except Exception:
+            logger.warning("%s did not answer GET %s", function_id, swagger_path, exc_info=True)
+            return None
+        return response.body.decode() if response.status == 200 else None
 
 
 def _import_handler_module(handler: str) -> ModuleType | None:
@@ -304,6 +350,14 @@ def _import_handler_module(handler: str) -> ModuleType | None:
     except ImportError:
         logger.warning("cannot import %s for its OpenAPI spec", module_name, exc_info=True)
         return None
+
+
+def _swagger_path(resolver: Any) -> str | None:
+    """The path ``enable_swagger`` registered, if any (Powertools names its handler swagger_handler)."""
+    for route in [*getattr(resolver, "_static_routes", []), *getattr(resolver, "_dynamic_routes", [])]:
+        if getattr(route.func, "__name__", "") == "swagger_handler" and route.method == "GET":
+            return str(route.path)
+    return None
 
 
 def _find_resolver(module: ModuleType) -> Any:

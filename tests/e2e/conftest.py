@@ -1,0 +1,166 @@
+"""One local stack for the whole e2e package: real HTTP to the API front, real HTTP to moto."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from payctl.local.client import ApiClient
+from payctl.local.stack import LocalStack
+from payctl.local.state import write_state
+from payctl.runtime import _state as runtime_state
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Shorter than the template's defaults so the suite stays fast, through the same parameter
+# overrides `payctl local up --params` uses. The usage plan is small enough that a burst of
+# requests is throttled at once, and large enough for one test's sequential calls. The
+# visibility timeout stays above the time a consumer batch takes on a busy machine (a shorter one
+# redelivers healthy messages while they are still being processed); the failure tests shorten
+# it on the queue itself for their duration.
+E2E_PARAMETERS = {
+    "EnvironmentSuffix": "e2e",
+    "QueueVisibilityTimeoutSeconds": "30",
+    "ApiThrottleRateLimit": "10",
+    "ApiThrottleBurstLimit": "5",
+}
+
+TERMINAL = frozenset({"SETTLED", "DECLINED"})
+
+
+@pytest.fixture(scope="package")
+def local_stack() -> Iterator[LocalStack]:
+    if runtime_state.is_active():
+        pytest.fail(
+            "another suite's moto session is still open in this process; run tests/e2e first "
+            "(its default position) or in its own pytest run"
+        )
+    with LocalStack(REPO_ROOT / "template.yaml", E2E_PARAMETERS, api_port=0, moto_port=0) as local:
+        yield local
+
+
+@pytest.fixture(scope="package")
+def api_key(local_stack: LocalStack) -> str:
+    return local_stack.api_key_value()
+
+
+@pytest.fixture
+def api(local_stack: LocalStack, api_key: str) -> Iterator[ApiClient]:
+    client = ApiClient(local_stack.api_url, api_key)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="package")
+def aws(local_stack: LocalStack) -> Callable[[str], Any]:
+    """boto3 clients that reach the stack through the moto server, as another process would."""
+    endpoint = local_stack.moto_endpoint
+
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=local_stack.region,
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    return client
+
+
+@pytest.fixture(scope="package")
+def state_file(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `payctl local up` writes, so the CLI commands find this stack."""
+    return write_state(local_stack.connection_info(), tmp_path_factory.mktemp("payctl") / "local.json")
+
+
+@pytest.fixture
+def payment() -> Callable[..., dict[str, Any]]:
+    """A payment validation and fraud both pass; every call gets its own customer (no velocity)."""
+
+    def make(**overrides: Any) -> dict[str, Any]:
+        customer = f"c_{uuid.uuid4().hex[:12]}"
+        body: dict[str, Any] = {
+            "merchant_id": "m_e2e",
+            "amount": "12.34",
+            "currency": "USD",
+            "payment_method": {
+                "type": "card",
+                "token": "tok_visa_4242",
+                "last4": "4242",
+                "brand": "visa",
+                "country": "US",
+            },
+            "customer": {"id": customer, "country": "US"},
+            "reference": f"order-{uuid.uuid4().hex[:8]}",
+        }
+        body.update(overrides)
+        return body
+
+    return make
+
+
+@pytest.fixture
+def idempotency_key() -> Callable[[], str]:
+    return lambda: f"e2e-{uuid.uuid4()}"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.25, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait() -> Callable[..., Any]:
+    return wait_for
+
+
+@pytest.fixture
+def wait_for_status(api: ApiClient) -> Callable[..., dict[str, Any]]:
+    """GET /payments/{id} until its status is one of ``statuses`` (a 404 means not recorded yet)."""
+
+    def wait(transaction_id: str, statuses: frozenset[str] = TERMINAL, timeout: float = 60) -> dict[str, Any]:
+        def current() -> dict[str, Any] | None:
+            response = api.get(f"/payments/{transaction_id}")
+            if response.status == 404:
+                return None
+            assert response.status == 200, response.body
+            body = response.json()
+            return body if body["status"] in statuses else None
+
+        return wait_for(current, timeout, what=f"{transaction_id} to reach {sorted(statuses)}")
+
+    return wait
+
+
+@pytest.fixture
+def queue_drained(local_stack: LocalStack, aws: Callable[[str], Any]) -> Callable[[float], None]:
+    """Wait until the payments queue holds nothing, visible or in flight."""
+
+    def drained(timeout: float = 120) -> None:
+        sqs = aws("sqs")
+        url = local_stack.outputs["PaymentsQueueUrl"]
+
+        def empty() -> bool:
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            )["Attributes"]
+            return all(value == "0" for value in attributes.values())
+
+        wait_for(empty, timeout, what="the payments queue to drain")
+
+    return drained
