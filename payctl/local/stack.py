@@ -22,7 +22,6 @@ from typing import Any
 
 import boto3
 
-from payctl.local import moto_locks
 from payctl.local.api_gateway import (
     ApiFront,
     ApiHttpServer,
@@ -36,7 +35,6 @@ from payctl.local.pollers import PollerGroup, SqsPoller
 from payctl.local.routes import ApiDefinition, Route, RouteMatch, api_definitions
 from payctl.local.template import parameter_values
 from payctl.runtime import Stack, deploy, moto_session
-from payctl.runtime._patching import Patcher
 from payctl.runtime.template import load_template
 
 logger = logging.getLogger(__name__)
@@ -157,9 +155,6 @@ class LocalStack:
         parameters = parameter_values(sam_template, config.parameters)
         try:
             self._exit.enter_context(moto_session(speedups=config.speedups))
-            patcher = Patcher()
-            moto_locks.install(patcher)
-            self._exit.callback(patcher.undo_all)
             self._stack = deploy(config.template, config.parameters)
             if config.serve_moto:
                 self._start_moto_server()

@@ -12,6 +12,7 @@ from typing import Any
 from payctl.runtime import (
     _state,
     api_gateway,
+    dynamodb,
     execution_names,
     lambda_dispatch,
     lambda_faults,
@@ -34,6 +35,7 @@ MOTO_CONFIG: dict[str, Any] = {
 
 # Shims in the order they are applied; each module's docstring names the moto gap it closes.
 SHIMS = (
+    dynamodb,
     layers,
     lambda_dispatch,
     state_machines,

@@ -1,0 +1,179 @@
+"""``make bench-local``: end-to-end throughput and latency of the local stack, with and without speed-ups.
+
+Each configuration runs in its own process (one moto per process), one after the other, in the
+same invocation, on the same machine:
+
+1. start the local stack (the real template, handlers and ASL on moto), pollers on, no moto server;
+2. POST N valid payments to /payments/batch over HTTP in chunks of 500, noting when each chunk was sent;
+3. wait until every transaction is terminal (SETTLED, DECLINED or FAILED) by scanning the
+   transactions table twice a second;
+4. latency of a payment = its item's ``updated_at`` (written by the settlement step) minus the
+   moment its chunk was sent; throughput = N / (last ``updated_at`` - first send).
+
+Stock moto is slow enough that the run without speed-ups uses fewer payments (``--baseline-count``);
+payments/s is comparable across sizes because the pipeline is saturated from the first batch on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from payctl.local.client import ApiClient, submit_batches
+
+ROOT = Path(__file__).resolve().parent.parent
+TERMINAL = {"SETTLED", "DECLINED", "FAILED"}
+
+
+def bench_payments(count: int, run: str) -> list[dict[str, Any]]:
+    """Valid payments from distinct customers (so velocity rules stay quiet), in four currencies."""
+    currencies = [("USD", "42.10"), ("EUR", "19.99"), ("GBP", "7.35"), ("JPY", "4300")]
+    payments = []
+    for i in range(count):
+        currency, amount = currencies[i % len(currencies)]
+        payments.append(
+            {
+                "idempotency_key": f"bench-{run}-{i:06d}",
+                "merchant_id": f"m_bench{i % 10}",
+                "amount": amount,
+                "currency": currency,
+                "payment_method": {
+                    "type": "card",
+                    "token": f"tok_bench_{i:06d}",
+                    "last4": "4242",
+                    "brand": "visa",
+                    "country": "US",
+                },
+                "customer": {"id": f"c_bench_{run}_{i:06d}", "country": "US"},
+                "reference": f"bench-{i}",
+            }
+        )
+    return payments
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        ProjectionExpression="transaction_id, #s, updated_at",
+        ExpressionAttributeNames={"#s": "status"},
+    ):
+        items.extend(page["Items"])
+    return items
+
+
+def run_one(count: int, speedups: bool, timeout: float) -> dict[str, Any]:
+    import boto3
+
+    from payctl.local.stack import LocalStack
+
+    with LocalStack(ROOT / "template.yaml", api_port=0, serve_moto=False, speedups=speedups) as local:
+        client = ApiClient(local.api_url, local.api_key_value())
+        dynamodb = boto3.client("dynamodb", region_name=local.region)
+        table = local.outputs["TransactionsTableName"]
+        payments = bench_payments(count, "fast" if speedups else "stock")
+        sent_at: dict[str, float] = {}
+        started = time.time()
+        for offset in range(0, count, 500):
+            chunk = payments[offset : offset + 500]
+            chunk_sent = time.time()
+            summary = submit_batches(client, chunk)
+            if summary.accepted != len(chunk):
+                raise SystemExit(f"the API did not accept every payment: {summary.failed_chunks or summary}")
+            for result in summary.results:
+                sent_at[result["transaction_id"]] = chunk_sent
+        deadline = started + timeout
+        while True:
+            items = _scan(dynamodb, table)
+            done = [i for i in items if i.get("status", {}).get("S") in TERMINAL]
+            if len(done) >= count:
+                break
+            if time.time() > deadline:
+                raise SystemExit(f"only {len(done)} of {count} payments were terminal after {timeout:.0f}s")
+            time.sleep(0.5)
+        statuses: dict[str, int] = {}
+        latencies = []
+        finished = started
+        for item in done:
+            status = item["status"]["S"]
+            statuses[status] = statuses.get(status, 0) + 1
+            ended = datetime.fromisoformat(item["updated_at"]["S"].replace("Z", "+00:00")).timestamp()
+            finished = max(finished, ended)
+            latencies.append(ended - sent_at[item["transaction_id"]["S"]])
+    elapsed = finished - started
+    return {
+        "speedups": speedups,
+        "payments": count,
+        "elapsed_s": round(elapsed, 2),
+        "payments_per_s": round(count / elapsed, 2),
+        "p50_s": round(statistics.median(latencies), 2),
+        "p95_s": round(_percentile(latencies, 0.95), 2),
+        "statuses": statuses,
+        "python": sys.version.split()[0],
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Local end-to-end throughput, with and without speed-ups.")
+    parser.add_argument("--count", type=int, default=1000, help="payments with speed-ups (default 1000)")
+    parser.add_argument("--baseline-count", type=int, default=100, help="payments on stock moto (default 100)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run without speed-ups")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--one", choices=["fast", "stock"], help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    if args.one:
+        count = args.count if args.one == "fast" else args.baseline_count
+        print(json.dumps(run_one(count, args.one == "fast", args.timeout)))
+        return 0
+
+    results = []
+    for mode in ["fast"] if args.no_baseline else ["fast", "stock"]:
+        command = [sys.executable, "-m", "payctl.bench", "--one", mode, "--count", str(args.count)]
+        command += ["--baseline-count", str(args.baseline_count), "--timeout", str(args.timeout)]
+        print(f"running {'with' if mode == 'fast' else 'without'} speed-ups ...", flush=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+        if done.returncode != 0:
+            sys.stderr.write(done.stderr[-4000:])
+            return done.returncode
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Local pipeline: submit -> terminal, end to end over HTTP")
+    for column in ["speed-ups", "payments", "elapsed s", "payments/s", "p50 s", "p95 s", "outcomes"]:
+        table.add_column(column, justify="right")
+    for r in results:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
+        table.add_row(
+            "on" if r["speedups"] else "off",
+            str(r["payments"]),
+            f"{r['elapsed_s']:.2f}",
+            f"{r['payments_per_s']:.2f}",
+            f"{r['p50_s']:.2f}",
+            f"{r['p95_s']:.2f}",
+            outcomes,
+        )
+    Console().print(table)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

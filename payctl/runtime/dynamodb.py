@@ -1,0 +1,129 @@
+"""Shim 11 — make moto's DynamoDB safe and linear under the local stack's concurrency.
+
+Gaps (moto 5.2.5):
+
+- The backend is not thread-safe. Scans and queries iterate the live item dict while other
+  threads write, which fails with ``RuntimeError: dictionary changed size during iteration``; the
+  workflow then sees a failed step. One lock around each request makes every request atomic, as
+  in DynamoDB; requests take milliseconds in moto, so the lock costs little.
+- ``transact_write_items`` deep-copies every table it touches before writing, to restore it if a
+  condition fails. That is O(table size) per transaction: the audit writer's row-plus-counter
+  transaction slows down with every row ever written (0.5 payments/s after a few hundred), and a
+  restore would also drop writes other threads made meanwhile. Here a transaction checks every
+  condition first and writes only when all hold; if applying a write still fails (an invalid
+  update expression), only the items it touched are restored.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import threading
+from typing import Any
+
+from payctl.runtime._patching import Patcher
+
+GAP = "moto DynamoDB is not thread-safe and transact_write_items copies whole tables"
+
+LOCK = threading.RLock()
+
+_OPERATIONS = frozenset({"ConditionCheck", "Put", "Delete", "Update"})
+
+
+def _key_of(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return dict(op["Key"])
+    table = backend.get_table(op["TableName"])
+    attrs = op["Item"]
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    """All-or-nothing like DynamoDB: every condition is checked before anything is written."""
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+    from moto.dynamodb.comparisons import get_filter_expression as condition_of
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    with LOCK:
+        planned: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        seen: set[tuple[str, str]] = set()
+        for item in transact_items:
+            if len(item) > 1:
+                raise TransactWriteSingleOpException
+            op_type, op = next(iter(item.items()))
+            if op_type not in _OPERATIONS:
+                raise ValueError("Unsupported transaction operation")
+            key = _key_of(self, op_type, op)
+            marker = (str(op["TableName"]), str(dict(sorted(key.items()))))
+            if marker in seen:
+                raise MultipleTransactionsException()
+            seen.add(marker)
+            planned.append((op_type, op, key))
+
+        reasons: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+        for _op_type, op, key in planned:
+            current = self.get_item(op["TableName"], key)
+            expression = op.get("ConditionExpression")
+            if expression is not None and not condition_of(
+                expression, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            ).expr(current):
+                old = None
+                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                    old = current.to_json()["Attributes"]
+                reasons.append(("ConditionalCheckFailed", "The conditional request failed", old))
+            else:
+                reasons.append((None, None, None))
+        if any(code is not None for code, _, _ in reasons):
+            raise TransactionCanceledException(reasons)
+
+        touched: list[tuple[str, dict[str, Any], Any]] = []
+        try:
+            for op_type, op, key in planned:
+                table_name = op["TableName"]
+                if op_type == "ConditionCheck":
+                    continue
+                touched.append((table_name, key, copy.deepcopy(self.get_item(table_name, key))))
+                if op_type == "Put":
+                    self.put_item(table_name, op["Item"])
+                elif op_type == "Delete":
+                    self.delete_item(table_name, key)
+                else:
+                    self.update_item(
+                        table_name,
+                        key,
+                        update_expression=op["UpdateExpression"],
+                        expression_attribute_names=op.get("ExpressionAttributeNames"),
+                        expression_attribute_values=op.get("ExpressionAttributeValues"),
+                    )
+        except Exception:
+            for table_name, key, before in reversed(touched):
+                if before is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, before.to_json()["Attributes"])
+            raise
+
+
+def install(patcher: Patcher) -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+
+    def serialised(original: Any) -> Any:
+        @functools.wraps(original)
+        def call_action(self: Any) -> Any:
+            with LOCK:
+                return original(self)
+
+        return call_action
+
+    patcher.wrap(DynamoHandler, "call_action", serialised, gap=GAP)
+    patcher.setattr(DynamoDBBackend, "transact_write_items", transact_write_items, gap=GAP)
