@@ -1,13 +1,19 @@
 """Shim 9 — make moto's ASL interpreter fast enough to push real batches through.
 
-Gap (moto 5.2.5): every JSONPath evaluation builds a new jsonpath-ng parser (tens of ms each:
-``asl.utils.json_path.extract_json`` and ``asl.component.common.path.result_path.ResultPath`` call
-``parse`` every time), and every Task state builds a new boto3 client
-(``asl.utils.boto_client.boto_client_for``). Both are pure functions of their arguments, so they
-are cached: parsed paths by path text, clients by (region, service). Executions run on several
-threads (Parallel branches, concurrent executions); ``functools.lru_cache`` is thread-safe, and
-client creation is serialised because ``boto3.client`` on a shared session is not thread-safe,
-while using a created client from several threads is.
+Gap (moto 5.2.5): every JSONPath evaluation builds a new jsonpath-ng parser
+(``asl.utils.json_path.extract_json`` and ``asl.component.common.path.result_path.ResultPath`` call
+``parse`` every time), every Task state builds a new boto3 client
+(``asl.utils.boto_client.boto_client_for``), and every execution re-parses the whole definition
+with ANTLR (``ExecutionWorker._get_evaluation_entrypoint``, 60-160 ms for the payment workflow).
+All three are cached: parsed paths by path text, clients by (region, service), programs by
+definition text.
+
+Thread safety (executions and Parallel branches run on threads): ``functools.lru_cache`` is
+thread-safe; client creation is serialised because ``boto3.client`` on a shared session is not,
+while one client may serve many threads. A parsed program keeps no per-execution state (retry
+counters and the like live in each execution's ``Environment``) except the lazily drawn random
+``heap_key`` that names a component's slot in that environment; two executions drawing it at once
+could each see a different key, so every key is drawn before a program is shared.
 
 Switchable (``moto_session(speedups=False)``) so a benchmark can compare.
 """
@@ -55,6 +61,39 @@ class ClientCache:
         return len(self._clients)
 
 
+def _draw_heap_keys(program: Any) -> None:
+    from moto.stepfunctions.parser.asl.component.component import Component
+    from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+
+    seen: set[int] = set()
+    pending = [program]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, EvalComponent):
+            _ = node.heap_key
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            pending.extend(node)
+        elif isinstance(node, Component):
+            pending.extend(vars(node).values())
+
+
+def _program_cache() -> Any:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    @functools.lru_cache(maxsize=64)
+    def program_for(definition: str) -> Any:
+        program = AmazonStateLanguageParser.parse(definition)[0]
+        _draw_heap_keys(program)
+        return program
+
+    return program_for
+
+
 def install(patcher: Patcher) -> dict[str, Any]:
     """Install the caches; returns them so tests can look at hit counts."""
     # Importing the parser loads every service integration, so all holders of the factory exist.
@@ -77,4 +116,18 @@ def install(patcher: Patcher) -> dict[str, Any]:
             patcher.setattr(module, "boto_client_for", clients, gap=GAP)
     if lambda_eval_utils.boto_client_for is not clients:
         raise RuntimeError("the Lambda task integration no longer uses boto_client_for; re-check this shim")
-    return {"json_path_parse": json_path_parse, "result_path_parse": result_path_parse, "clients": clients}
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    program_for = _program_cache()
+
+    def cached_entrypoint(self: Any) -> Any:
+        return program_for(self._evaluation_details.state_machine_details.definition)
+
+    patcher.setattr(ExecutionWorker, "_get_evaluation_entrypoint", cached_entrypoint, gap=GAP)
+    return {
+        "json_path_parse": json_path_parse,
+        "result_path_parse": result_path_parse,
+        "clients": clients,
+        "programs": program_for,
+    }

@@ -122,3 +122,13 @@ def test_results_serialise_like_the_python_runtime():
     )
     with pytest.raises(TypeError):
         dumps_like_lambda({"when": object()})
+
+
+def test_event_and_dry_run_invocations_answer_like_lambda(fixture_stack, lambda_client):
+    name = fixture_stack.functions["EchoFunction"].name
+
+    queued = lambda_client.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    checked = lambda_client.invoke(FunctionName=name, InvocationType="DryRun", Payload=b"{}")
+
+    assert queued["StatusCode"] == 202
+    assert checked["StatusCode"] == 204

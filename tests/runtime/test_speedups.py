@@ -1,16 +1,20 @@
-"""Shim 9: the interpreter's JSONPath parses and boto3 clients are cached, switchably, thread-safely."""
+"""Shim 9: JSONPath parses, boto3 clients and parsed programs are cached, switchably, thread-safely."""
 
 from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import boto3
 import jsonpath_ng.ext
+from moto.stepfunctions.parser.asl.component.component import Component
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.asl.utils import json_path
 
 from payctl.runtime import set_speedups
-from payctl.runtime.speedups import ClientCache
+from payctl.runtime.speedups import ClientCache, _draw_heap_keys
 
 
 def test_jsonpath_parses_and_clients_are_reused_across_executions(fixture_stack, moto_env):
@@ -25,6 +29,38 @@ def test_jsonpath_parses_and_clients_are_reused_across_executions(fixture_stack,
     assert caches["json_path_parse"].cache_info().hits > before
     assert isinstance(lambda_eval_utils.boto_client_for, ClientCache)
     assert len(caches["clients"]) >= 1
+    assert caches["programs"].cache_info().hits >= 1
+
+
+def test_a_shared_program_has_every_heap_key_drawn_before_use(fixture_stack):
+    definition = boto3.client("stepfunctions").describe_state_machine(
+        stateMachineArn=fixture_stack.outputs["StateMachineArn"]
+    )["definition"]
+    program = AmazonStateLanguageParser.parse(definition)[0]
+
+    _draw_heap_keys(program)
+
+    components = _eval_components(program)
+    assert len(components) > 10
+    assert all("_EvalComponent__heap_key" in vars(component) for component in components)
+
+
+def _eval_components(program):
+    found, pending, seen = [], [program], set()
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, EvalComponent):
+            found.append(node)
+        if isinstance(node, dict):
+            pending.extend(node.values())
+        elif isinstance(node, list | tuple):
+            pending.extend(node)
+        elif isinstance(node, Component):
+            pending.extend(vars(node).values())
+    return found
 
 
 def test_speedups_can_be_switched_off_and_on_inside_a_session(fixture_stack, moto_env):
