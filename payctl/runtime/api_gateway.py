@@ -1,4 +1,4 @@
-"""Shim 11 — the REST API's resources exist in moto, as the template defines them.
+"""Shim 12 — the REST API's resources exist in moto, as the template defines them.
 
 Gap (moto 5.2.5): ``AWS::ApiGateway::RestApi`` ignores ``Body``, so the API has no methods and the
 SAM-generated ``AWS::ApiGateway::Deployment`` fails the whole stack ("The REST API doesn't contain

@@ -1,4 +1,4 @@
-"""Shim 11: the template's REST API, stage, key and usage plan exist in moto (served by payctl.local)."""
+"""Shim 12: the template's REST API, stage, key and usage plan exist in moto (served by payctl.local)."""
 
 from __future__ import annotations
 

@@ -67,3 +67,18 @@ def test_moto_session_undoes_patches_environment_and_import_finder_on_exit():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "restored"
+
+
+def test_moto_session_refuses_an_untested_moto_before_patching_anything(monkeypatch):
+    import moto
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    from payctl.runtime import moto_session
+
+    original_invoke = LambdaSimpleBackend.invoke
+    monkeypatch.setattr(moto, "__version__", "9.9.9")
+
+    with pytest.raises(UntestedMotoVersion), moto_session():
+        pass
+
+    assert LambdaSimpleBackend.invoke is original_invoke
