@@ -12,12 +12,18 @@ Gaps (moto 5.2.5):
   restore would also drop writes other threads made meanwhile. Here a transaction checks every
   condition first and writes only when all hold; if applying a write still fails (an invalid
   update expression), only the items it touched are restored.
+- ``Table.query`` starts from ``all_items()``, which lists and *sorts* every item of the table,
+  even for a query on the table's own partition key; the results are sorted again afterwards.
+  That is O(N log N) DynamoType comparisons per query, so the fraud velocity query and the audit
+  reads slowed down with every payment. Here a query starts from the partition's own items (a
+  table query) or from the unsorted items (an index query, which moto then filters and sorts).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import threading
 from typing import Any
 
@@ -113,8 +119,43 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
             raise
 
 
+def _unsorted_items(table: Any) -> list[Any]:
+    if table.range_key_attr:
+        return [item for partition in table.items.values() for item in partition.values()]
+    return list(table.items.values())
+
+
+def _partition_items(table: Any, hash_key: Any) -> list[Any]:
+    partition = table.items.get(hash_key)
+    if partition is None:
+        return []
+    return list(partition.values()) if table.range_key_attr else [partition]
+
+
+def _query_from_candidates(original: Any) -> Any:
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = signature.bind(self, *args, **kwargs).arguments
+        with LOCK:
+            if arguments.get("index_name"):
+                candidates = _unsorted_items(self)
+            else:
+                candidates = _partition_items(self, arguments.get("hash_key"))
+            # moto's query only iterates all_items() to find candidates and sorts them itself.
+            self.all_items = lambda: candidates
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                del self.all_items
+
+    return query
+
+
 def install(patcher: Patcher) -> None:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
 
     def serialised(original: Any) -> Any:
@@ -127,3 +168,4 @@ def install(patcher: Patcher) -> None:
 
     patcher.wrap(DynamoHandler, "call_action", serialised, gap=GAP)
     patcher.setattr(DynamoDBBackend, "transact_write_items", transact_write_items, gap=GAP)
+    patcher.wrap(Table, "query", _query_from_candidates, gap=GAP)
