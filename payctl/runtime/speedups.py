@@ -25,6 +25,7 @@ import sys
 import threading
 from typing import Any
 
+from payctl.runtime import dynamodb, sqs_backend
 from payctl.runtime._patching import Patcher
 
 GAP = "moto ASL interpreter re-parses JSONPath and builds a boto3 client per task"
@@ -125,6 +126,8 @@ def install(patcher: Patcher) -> dict[str, Any]:
         return program_for(self._evaluation_details.state_machine_details.definition)
 
     patcher.setattr(ExecutionWorker, "_get_evaluation_entrypoint", cached_entrypoint, gap=GAP)
+    dynamodb.install_speedups(patcher)
+    sqs_backend.install(patcher)
     return {
         "json_path_parse": json_path_parse,
         "result_path_parse": result_path_parse,

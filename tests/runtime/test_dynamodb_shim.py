@@ -242,9 +242,38 @@ def test_queries_return_what_stock_moto_returns_page_by_page(dynamodb, query):
 
     patcher = Patcher()
     dynamodb_shim.install(patcher)
+    dynamodb_shim.install_speedups(patcher)
     try:
         shimmed = _all_pages(client, TableName=table, **query)
     finally:
         patcher.undo_all()
 
     assert shimmed == stock
+
+
+def test_sqs_retention_check_gives_stock_answers_without_building_queue_attributes(monkeypatch):
+    """Shim 12: receiving from a backlog no longer builds every queue attribute per message."""
+    from moto.sqs.models import Queue
+
+    from payctl.runtime import sqs_backend
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="backlog", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(10)]
+        )
+        built = []
+        real = Queue.attributes
+        monkeypatch.setattr(Queue, "attributes", property(lambda q: built.append(1) or real.fget(q)))
+        patcher = Patcher()
+        sqs_backend.install(patcher)
+        try:
+            received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        finally:
+            patcher.undo_all()
+
+    assert sorted(int(m["Body"]) for m in received) == list(range(10))
+    assert built == []
