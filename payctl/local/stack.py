@@ -201,15 +201,13 @@ class LocalStack:
 
     def _start_pollers(self) -> None:
         stack = self.stack
-        self.pollers = PollerGroup(
-            [
-                SqsPoller(source, stack.region)
-                for sources in stack.event_sources.values()
-                for source in sources
-            ]
-        )
+        sources = [source for per_function in stack.event_sources.values() for source in per_function]
+        self.pollers = PollerGroup([SqsPoller(source, stack.region) for source in sources])
         self.pollers.start()
-        self._exit.callback(self.pollers.stop)
+        # A batch already handed to a function runs to its end (at most the function's timeout):
+        # stopping moto under it would send its remaining calls to the real AWS endpoints.
+        timeouts = [stack.functions[fid].timeout for fid in stack.event_sources if fid in stack.functions]
+        self._exit.callback(self.pollers.stop, max(timeouts, default=30) + 5)
 
     def stop(self) -> None:
         """Pollers first (finishing their batches), then the API, the moto server and moto itself."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +32,8 @@ E2E_PARAMETERS = {
     "QueueVisibilityTimeoutSeconds": "30",
     "ApiThrottleRateLimit": "10",
     "ApiThrottleBurstLimit": "5",
+    # Fewer concurrent batches on a 2-core machine: the same throughput, each batch done sooner.
+    "ConsumerMaxConcurrency": "4",
 }
 
 TERMINAL = frozenset({"SETTLED", "DECLINED"})
@@ -78,6 +83,25 @@ def aws(local_stack: LocalStack) -> Callable[[str], Any]:
 def state_file(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What `payctl local up` writes, so the CLI commands find this stack."""
     return write_state(local_stack.connection_info(), tmp_path_factory.mktemp("payctl") / "local.json")
+
+
+@pytest.fixture
+def payctl(state_file: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The CLI in its own process, as an operator runs it against the running stack."""
+
+    def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        completed = subprocess.run(
+            [sys.executable, "-m", "payctl", *args, "--state-file", str(state_file)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=REPO_ROOT,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        assert completed.returncode == expect, completed.stderr + completed.stdout
+        return completed
+
+    return run
 
 
 @pytest.fixture

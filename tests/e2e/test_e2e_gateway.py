@@ -1,0 +1,98 @@
+"""What API Gateway answers by itself: API keys, the usage plan's throttle, unknown routes, the docs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.request
+
+from payctl.local.client import ApiClient
+from payctl.runtime.template import load_template
+
+
+def _gateway_response_message(local_stack, response_type):
+    """The message the template's GatewayResponses put in the body for ``response_type``."""
+    template = load_template(local_stack.config.template)
+    responses = template["Resources"]["PaymentsApi"]["Properties"]["GatewayResponses"]
+    return responses[response_type]
+
+
+def test_no_api_key_is_403_and_never_reaches_the_function(api, payment, idempotency_key):
+    response = api.post("/payments", payment(), {"Idempotency-Key": idempotency_key()}, api_key=None)
+
+    assert response.status == 403
+    # The template's GatewayResponses reshape API Gateway's {"message": "Forbidden"}.
+    assert response.json() == {"error": {"code": "invalid_api_key", "message": "Forbidden"}}
+    assert response.headers["x-amzn-errortype"] == "ForbiddenException"
+
+
+def test_a_wrong_api_key_is_403(api):
+    response = api.get("/payments/anything", api_key="not-the-key")
+
+    assert response.status == 403
+    assert response.json()["error"]["message"] == "Forbidden"
+
+
+def test_the_key_id_reaches_the_function_as_the_submitter(api, payment, idempotency_key, local_stack, wait):
+    accepted = api.post("/payments", payment(), {"Idempotency-Key": idempotency_key()})
+    transaction_id = accepted.json()["transaction_id"]
+
+    def received():
+        response = api.get(f"/payments/{transaction_id}/audit")
+        events = response.json()["events"] if response.status == 200 else []
+        return next((event for event in events if event["action"] == "payment.received"), None)
+
+    event = wait(received, 30, what="the payment.received audit row")
+    assert event["detail"]["submitter"] == local_stack.api_key_id
+
+
+def test_an_unknown_route_is_the_templates_404(api, local_stack):
+    response = api.get("/nowhere")
+
+    configured = _gateway_response_message(local_stack, "MISSING_AUTHENTICATION_TOKEN")
+    assert response.status == int(configured["StatusCode"])
+    assert response.json()["error"]["code"] == "route_not_found"
+
+
+def test_over_the_usage_plans_rate_is_429_then_the_bucket_refills(local_stack, api_key, wait):
+    burst = int(local_stack.config.parameters["ApiThrottleBurstLimit"])
+    responses = []
+    lock = threading.Lock()
+    start = threading.Barrier(burst * 3)
+
+    def call() -> None:
+        client = ApiClient(local_stack.api_url, api_key)
+        start.wait()
+        response = client.get("/payments/00000000-0000-0000-0000-000000000000")
+        with lock:
+            responses.append(response)
+        client.close()
+
+    threads = [threading.Thread(target=call) for _ in range(burst * 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    statuses = [response.status for response in responses]
+    assert statuses.count(429) >= burst
+    assert set(statuses) <= {404, 429}
+    throttled_body = next(response for response in responses if response.status == 429).json()
+    assert throttled_body == {"error": {"code": "throttled", "message": "Too Many Requests"}}
+    throttled = ApiClient(local_stack.api_url, api_key)
+    # The refill rate brings requests back within a second or so.
+    wait(lambda: throttled.get("/payments/00000000-0000-0000-0000-000000000000").status == 404, 5)
+
+
+def test_the_openapi_spec_and_swagger_ui_are_served(local_stack):
+    base = local_stack.api_url.rsplit("/", 1)[0]
+
+    with urllib.request.urlopen(f"{base}/openapi.json", timeout=30) as response:
+        spec = json.loads(response.read())
+    with urllib.request.urlopen(f"{base}/docs", timeout=30) as response:
+        page = response.read().decode()
+
+    assert {"/payments", "/payments/batch", "/payments/{transaction_id}"} <= set(spec["paths"])
+    assert spec["info"]["title"] == "Payments API"
+    assert spec["servers"] == [{"url": f"/{local_stack.api.stage_name}"}]
+    assert "SwaggerUIBundle" in page
