@@ -77,12 +77,16 @@ def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     return items
 
 
-def run_one(count: int, speedups: bool, timeout: float) -> dict[str, Any]:
+def run_one(
+    count: int, speedups: bool, timeout: float, parameters: dict[str, str] | None = None
+) -> dict[str, Any]:
     import boto3
 
     from payctl.local.stack import LocalStack
 
-    with LocalStack(ROOT / "template.yaml", api_port=0, serve_moto=False, speedups=speedups) as local:
+    with LocalStack(
+        ROOT / "template.yaml", parameters, api_port=0, serve_moto=False, speedups=speedups
+    ) as local:
         client = ApiClient(local.api_url, local.api_key_value())
         dynamodb = boto3.client("dynamodb", region_name=local.region)
         table = local.outputs["TransactionsTableName"]
@@ -139,7 +143,9 @@ def run_one(count: int, speedups: bool, timeout: float) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Local end-to-end throughput, with and without speed-ups.")
     parser.add_argument("--count", type=int, default=1000, help="payments with speed-ups (default 1000)")
-    parser.add_argument("--baseline-count", type=int, default=100, help="payments on stock moto (default 100)")
+    parser.add_argument(
+        "--baseline-count", type=int, default=100, help="payments on stock moto (default 100)"
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the run without speed-ups")
     parser.add_argument("--timeout", type=float, default=900.0)
     parser.add_argument("--one", choices=["fast", "stock"], help=argparse.SUPPRESS)
