@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -16,21 +17,40 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_ENV_VAR = "PAYCTL_TEMPLATE"
 
 
+# The shared moto world; closed as soon as the last test that uses it is done (see below).
+_WORLD = ExitStack()
+
+
+def _uses_world(item: pytest.Item | None) -> bool:
+    return item is not None and "moto_env" in getattr(item, "fixturenames", ())
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the tests that use the shared moto world after all the others.
+    """Run the tests on the shared moto world as one block, and end that world right after it.
 
     A plain ``mock_aws()`` started while ``moto_env`` is active nests inside it, and moto neither
-    resets nor isolates a nested mock, so such a test would see (and collide with) the stack's
-    resources. Ordering keeps the session's moto world from existing before those tests run.
+    resets nor isolates a nested mock, so such a test would collide with the stack's resources.
+    The block takes the place of the first test that needs the world; the rest keep their order.
     """
-    items.sort(key=lambda item: "moto_env" in getattr(item, "fixturenames", ()))
+    first = next((index for index, item in enumerate(items) if _uses_world(item)), None)
+    if first is None:
+        return
+    block = [item for item in items if _uses_world(item)]
+    others = [item for item in items if not _uses_world(item)]
+    items[:] = others[:first] + block + others[first:]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    if _uses_world(item) and not _uses_world(nextitem):
+        _WORLD.close()
 
 
 @pytest.fixture(scope="session")
 def moto_env() -> Iterator[RuntimeState]:
-    """In-process moto with every local-runtime shim, for the whole test session."""
-    with moto_session() as runtime:
-        yield runtime
+    """In-process moto with every local-runtime shim, shared by every test that asks for it."""
+    yield _WORLD.enter_context(moto_session())
+    _WORLD.close()
 
 
 @pytest.fixture(scope="session")

@@ -14,11 +14,14 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import re
+import sys
 import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -228,6 +231,27 @@ def _dispatching_invoke(
         response_headers["x-amz-function-error"] = "Unhandled"
     response_headers["Content-Length"] = str(len(payload))
     return payload
+
+
+def cold_start(directories: Iterable[Path]) -> list[str]:
+    """Forget every module loaded from these code/layer directories (a new deployment's cold start).
+
+    Lambda runs a new deployment in fresh execution environments, so module-level state (cached
+    settings, clients, adapters bound to table names) never outlives a deploy. All handlers share
+    this process, so without this a second deploy (other parameters, other table names) would reuse
+    the first one's cached state. The next invocation imports the modules afresh.
+    """
+    roots = tuple(os.path.join(os.path.abspath(directory), "") for directory in directories)
+    evicted = []
+    for name, module in list(sys.modules.items()):
+        location = getattr(module, "__file__", None)
+        if location and os.path.abspath(location).startswith(roots):
+            del sys.modules[name]
+            evicted.append(name)
+    if _state.is_active():
+        for local in _state.current().functions.values():
+            local._handler_callable = None
+    return evicted
 
 
 def register_function_code(fn: Any, logical_id: str | None = None) -> _state.LocalFunction | None:

@@ -14,6 +14,7 @@ from botocore.config import Config
 
 from payctl.runtime import _state, lambda_faults
 from payctl.runtime.execution_names import require_name
+from payctl.runtime.lambda_dispatch import cold_start
 from payctl.runtime.sam_translate import ArtifactStager, stage_local_artifacts, translate
 from payctl.runtime.sqs_event_sources import (
     EventSource,
@@ -205,6 +206,7 @@ def deploy(
             state.artifacts[key] = artifact.local_dir
     parameters = {key: str(value) for key, value in (parameters or {}).items()}
     translated = translate(staged.template, parameters, state.region)
+    cold_start({artifact.local_dir for artifact in staged.artifacts.values()})
 
     with warnings.catch_warnings():
         # moto warns for each resource it cannot create, whenever its lazy resource map is read;

@@ -132,3 +132,14 @@ def test_event_and_dry_run_invocations_answer_like_lambda(fixture_stack, lambda_
 
     assert queued["StatusCode"] == 202
     assert checked["StatusCode"] == 204
+
+
+def test_a_deploy_is_a_cold_start_for_the_code_it_deploys(fixture_stack):
+    fixture_stack.invoke("EchoFunction", {})
+    warm = fixture_stack.invoke("EchoFunction", {})["invocations_since_import"]
+
+    redeployed = deploy(FIXTURE_TEMPLATE, stack_name="runtime-fixture-redeployed")
+
+    assert warm >= 2
+    assert redeployed.invoke("EchoFunction", {})["invocations_since_import"] == 1
+    assert fixture_stack.invoke("EchoFunction", {})["invocations_since_import"] == 2
