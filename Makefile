@@ -27,7 +27,7 @@ $(STAMP): $(REQUIREMENTS)
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m payctl demo
+	$(PY) -m payctl.demo
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -1,0 +1,218 @@
+"""``make demo``: the whole pipeline, locally, on the sample batch — then what happened to every payment.
+
+1. Starts the local stack in this process: the real ``template.yaml`` deployed on moto, the API
+   front on a free port, the SQS pollers, the Express workflow.
+2. Sends ``examples/poison_message.json`` straight to the payments queue, as a broken producer
+   would: no consumer can parse it, so it is retried and lands in the DLQ after 5 receives.
+3. POSTs ``examples/sample_batch.json`` to ``/payments/batch`` over HTTP.
+4. Shows progress until every accepted payment is SETTLED, DECLINED or FAILED and the poison
+   message is in the DLQ, then prints the outcome.
+
+The queue's visibility timeout is shortened (``--params``, like samconfig overrides) so the poison
+message's five receives take seconds instead of the deployed 15 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import sys
+import time
+import warnings
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from payctl.local.client import ApiClient, load_payments, submit_batches
+from payctl.local.ops import audit_counters, queue_depth
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+DEMO_PARAMETERS = {
+    "EnvironmentSuffix": "demo",
+    "QueueVisibilityTimeoutSeconds": "4",
+    "ConsumerMaxConcurrency": "2",
+}
+TERMINAL_ACTIONS = {"payment.settled": "SETTLED", "payment.declined": "DECLINED", "payment.failed": "FAILED"}
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _terminal_counts(dynamodb: Any, audit_table: str, days: set[str], shards: int) -> dict[str, int]:
+    totals: Counter[str] = Counter()
+    for day in sorted(days):
+        totals.update(audit_counters(dynamodb, audit_table, day, shards))
+    return {status: totals.get(action, 0) for action, status in TERMINAL_ACTIONS.items()}
+
+
+def _transactions(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    deserializer = TypeDeserializer()
+    items = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        items.extend({k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"])
+    return items
+
+
+def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -> int:
+    from payctl.local.stack import LocalStack
+
+    payments = load_payments(json.loads(batch_file.read_text()))
+    poison = json.loads(poison_file.read_text())
+    console.print(f"[bold]Starting the local stack[/] (template.yaml on moto, parameters {DEMO_PARAMETERS})")
+    with LocalStack(ROOT / "template.yaml", DEMO_PARAMETERS, api_port=0, serve_moto=False) as local:
+        outputs = local.outputs
+        shards = int(local.stack.functions["ValidationFunction"].env.get("AUDIT_SHARDS", "16"))
+        sqs = boto3.client("sqs", region_name=local.region)
+        dynamodb = boto3.client("dynamodb", region_name=local.region)
+        console.print(f"API {local.api_url}  (key id {local.api_key_id})")
+
+        sqs.send_message(QueueUrl=outputs["PaymentsQueueUrl"], MessageBody=json.dumps(poison))
+        client = ApiClient(local.api_url, local.api_key_value())
+        started = time.time()
+        summary = submit_batches(client, payments)
+        submitted_at = time.time()
+        if summary.failed_chunks:
+            console.print(f"[red]the API refused a chunk:[/] {summary.failed_chunks}")
+            return 1
+        accepted_ids = {
+            r["transaction_id"] for r in summary.results if r["status"] in ("accepted", "replayed")
+        }
+        console.print(
+            f"submitted {len(payments)} items: {summary.accepted} accepted "
+            f"({summary.replayed} of them replays of an earlier item), "
+            f"{summary.rejected} rejected by the API; "
+            f"{len(accepted_ids)} distinct payments to process"
+        )
+
+        days = {datetime.now(UTC).date().isoformat()}
+        deadline = started + timeout
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("settling", total=len(accepted_ids), detail="")
+            while True:
+                days.add(datetime.now(UTC).date().isoformat())
+                counts = _terminal_counts(dynamodb, outputs["AuditTableName"], days, shards)
+                dlq = queue_depth(sqs, outputs["PaymentsDLQUrl"]).total
+                done = sum(counts.values())
+                detail = ", ".join(f"{k.lower()} {v}" for k, v in counts.items()) + f", DLQ {dlq}"
+                progress.update(task, completed=min(done, len(accepted_ids)), detail=detail)
+                if done >= len(accepted_ids) and dlq >= 1:
+                    break
+                if time.time() > deadline:
+                    console.print(f"[red]not finished after {timeout:.0f}s[/]: {detail}")
+                    return 1
+                time.sleep(0.5)
+        elapsed = time.time() - started
+
+        items = [
+            i
+            for i in _transactions(dynamodb, outputs["TransactionsTableName"])
+            if i["transaction_id"] in accepted_ids
+        ]
+        statuses = Counter(item["status"] for item in items)
+        reasons = Counter(
+            r for item in items if item["status"] == "DECLINED" for r in item.get("decline_reasons", [])
+        )
+        api_rejections = Counter(
+            (r.get("error") or {}).get("code", "unknown")
+            for r in summary.results
+            if r["status"] == "rejected"
+        )
+        latencies = [
+            datetime.fromisoformat(item["updated_at"].replace("Z", "+00:00")).timestamp() - started
+            for item in items
+            if item["status"] in ("SETTLED", "DECLINED", "FAILED")
+        ]
+        dlq_depth = queue_depth(sqs, outputs["PaymentsDLQUrl"]).total
+        audit_rows = sum(
+            sum(audit_counters(dynamodb, outputs["AuditTableName"], day, shards).values()) for day in days
+        )
+        archived = sum(
+            page.get("KeyCount", 0)
+            for page in boto3.client("s3", region_name=local.region)
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=outputs["ArchiveBucketName"], Prefix="archive/")
+        )
+
+    table = Table(title=f"Outcome of {batch_file.name} (+1 poison message)", show_lines=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_column("detail")
+    table.add_row("items submitted", str(len(payments)), "")
+    table.add_row(
+        "rejected by the API", str(summary.rejected), ", ".join(f"{k} {v}" for k, v in api_rejections.items())
+    )
+    table.add_row(
+        "replayed by the API", str(summary.replayed), "same Idempotency-Key, same body: first answer returned"
+    )
+    table.add_row("received (distinct payments)", str(len(accepted_ids)), "")
+    table.add_row("[green]settled", str(statuses.get("SETTLED", 0)), f"archived objects: {archived}")
+    table.add_row(
+        "[yellow]declined",
+        str(statuses.get("DECLINED", 0)),
+        ", ".join(f"{k} {v}" for k, v in reasons.most_common()),
+    )
+    table.add_row("[red]failed", str(statuses.get("FAILED", 0)), "technical failure, with an audit row")
+    table.add_row("[magenta]in the DLQ", str(dlq_depth), "the poison message, after 5 receives")
+    console.print(table)
+    if latencies:
+        console.print(
+            f"submit -> terminal: p50 {statistics.median(latencies):.2f}s, "
+            f"p95 {_percentile(latencies, 0.95):.2f}s; whole run {elapsed:.1f}s "
+            f"(submission took {submitted_at - started:.1f}s)"
+        )
+    console.print(
+        f"archive: s3://{outputs['ArchiveBucketName']}/archive/yyyy/mm/dd/<transaction_id>.json\n"
+        f"audit rows: DynamoDB table {outputs['AuditTableName']} ({audit_rows} rows; "
+        f"GSI by_day_shard for dashboards, GET /audit over the API)\n"
+        "The stack lived in this process and is gone; `make local-up` keeps one running."
+    )
+    unaccounted = len(accepted_ids) - sum(statuses.get(s, 0) for s in ("SETTLED", "DECLINED", "FAILED"))
+    return 0 if unaccounted == 0 and dlq_depth >= 1 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the pipeline locally on the sample batch.")
+    parser.add_argument("--batch", type=Path, default=EXAMPLES / "sample_batch.json")
+    parser.add_argument("--poison", type=Path, default=EXAMPLES / "poison_message.json")
+    parser.add_argument("--timeout", type=float, default=110.0)
+    parser.add_argument(
+        "--lambda-log",
+        type=Path,
+        default=Path(".payctl") / "demo-lambda.log",
+        help="where the functions' own log lines go (CloudWatch Logs' place locally)",
+    )
+    args = parser.parse_args(argv)
+    console = Console(file=sys.__stdout__)
+    args.lambda_log.parent.mkdir(parents=True, exist_ok=True)
+    # The handlers log JSON lines to stdout, as Lambda expects; here they would bury the progress
+    # bar, so stdout goes to a file for the run and the console writes to the terminal directly.
+    # Powertools warns on stderr whenever an invocation published no metric (a replayed step).
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    with args.lambda_log.open("w") as log, contextlib.redirect_stdout(log):
+        code = run(args.batch, args.poison, args.timeout, console)
+    console.print(f"function logs: {args.lambda_log}")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
