@@ -1,4 +1,4 @@
-"""Shim 11 — make moto's DynamoDB safe and linear under the local stack's concurrency.
+"""Shim 13 — make moto's DynamoDB safe and linear under the local stack's concurrency.
 
 Gaps (moto 5.2.5):
 

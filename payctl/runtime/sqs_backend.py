@@ -1,4 +1,4 @@
-"""Shim 12 (a speed-up) — moto's SQS receive without a quadratic retention check.
+"""Shim 14 (a speed-up) — moto's SQS receive without a quadratic retention check.
 
 Gap (moto 5.2.5): ``SQSBackend.receive_message`` checks each message it hands out against the
 queue's retention period through ``get_queue_attributes(queue, ["MessageRetentionPeriod"])``,

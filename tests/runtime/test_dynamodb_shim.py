@@ -1,4 +1,4 @@
-"""Shim 11: moto's DynamoDB, serialised per request and with linear transactions, survives concurrency."""
+"""Shim 13: moto's DynamoDB, serialised per request and with linear transactions, survives concurrency."""
 
 import threading
 import uuid
@@ -252,7 +252,7 @@ def test_queries_return_what_stock_moto_returns_page_by_page(dynamodb, query):
 
 
 def test_sqs_retention_check_gives_stock_answers_without_building_queue_attributes(monkeypatch):
-    """Shim 12: receiving from a backlog no longer builds every queue attribute per message."""
+    """Shim 14: receiving from a backlog no longer builds every queue attribute per message."""
     from moto.sqs.models import Queue
 
     from payctl.runtime import sqs_backend
