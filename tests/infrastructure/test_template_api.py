@@ -11,6 +11,7 @@ CONTRACT_ROUTES = {
     ("GET", "/payments/{transaction_id}"),
     ("GET", "/payments/{transaction_id}/audit"),
     ("GET", "/audit"),
+    ("GET", "/audit/counters"),
 }
 
 CONTRACT_OUTPUTS = {
