@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from contextlib import contextmanager
 
 from payctl.local.ops import list_dlq
-from payctl.local.pollers import SqsPoller
+from payctl.local.pollers import LONG_POLL_SECONDS, SqsPoller
 
 # A Lambda service error the workflow's Retry list does not name, so each attempt fails at once
 # and goes straight to the Catch (RecordFailure): the same path as an exhausted retry, faster.
@@ -19,6 +20,9 @@ def visibility_timeout(sqs, queue_url, seconds):
     attribute = "VisibilityTimeout"
     before = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=[attribute])["Attributes"][attribute]
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={attribute: str(seconds)})
+    # moto reads the queue's visibility timeout when a ReceiveMessage call starts: a long poll
+    # already waiting would still hand out the old one, so let those polls run out first.
+    time.sleep(LONG_POLL_SECONDS + 0.5)
     try:
         yield
     finally:
