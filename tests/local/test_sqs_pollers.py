@@ -5,6 +5,7 @@ import io
 import json
 import threading
 import time
+import uuid
 
 import boto3
 import pytest
@@ -22,14 +23,22 @@ def sqs(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    # Inside another suite's moto session this mock nests and keeps its data, so every queue is
+    # uniquely named and deleted afterwards.
     with mock_aws():
-        yield boto3.client("sqs", region_name=REGION)
+        client = boto3.client("sqs", region_name=REGION)
+        client.created = []
+        yield client
+        for url in client.created:
+            client.delete_queue(QueueUrl=url)
 
 
-def _queue(sqs, name="payments", visibility=30, max_receive=None):
+def _queue(sqs, visibility=30, max_receive=None):
+    name = f"pollers-{uuid.uuid4().hex[:12]}"
     attributes = {"VisibilityTimeout": str(visibility)}
     if max_receive:
         dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        sqs.created.append(dlq)
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
@@ -37,6 +46,7 @@ def _queue(sqs, name="payments", visibility=30, max_receive=None):
             {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}
         )
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    sqs.created.append(url)
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     return url, arn
 
@@ -284,7 +294,7 @@ def test_maximum_concurrency_bounds_concurrent_batches(sqs):
 
 def test_redrive_to_the_dlq_is_left_to_sqs_after_max_receive_count(sqs):
     url, arn = _queue(sqs, visibility=1, max_receive=2)
-    dlq = sqs.get_queue_url(QueueName="payments-dlq")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName=url.rsplit("/", 1)[1] + "-dlq")["QueueUrl"]
     [message_id] = _send(sqs, url, 1, prefix="poison")
 
     def always_fails(event):
