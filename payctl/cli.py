@@ -1,7 +1,7 @@
-"""``payctl``: run the stack locally, submit payments, inspect and replay the DLQ.
+"""payctl: run the stack locally, submit payments, inspect and replay the DLQ.
 
-Commands that act on a stack find it through ``.payctl/local.json`` (written by ``payctl local up``)
-or, with ``--stack-name``, through a deployed CloudFormation stack's outputs.
+Commands that act on a stack find it through .payctl/local.json (written by `payctl local up`)
+or, with --stack-name, through a deployed CloudFormation stack's outputs.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ def _curl_example(api_url: str, key: str) -> str:
 
 def cmd_local_up(args: argparse.Namespace) -> int:
     from payctl.local.stack import LocalStack
+    from payctl.runtime import DeployFailed
 
     params = _parse_params(args.params)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -115,6 +116,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             local.start()
         except PortInUse as exc:
             raise CommandError(f"{exc.strerror}; pick another with --api-port / --moto-port") from exc
+        except (ValueError, DeployFailed) as exc:
+            raise CommandError(f"the stack did not start: {exc}") from exc
     stopping = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -137,12 +140,14 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         )
         console.print(_outputs_table(local.outputs))
         console.print("[bold]Submit one payment:[/]")
-        console.print(_curl_example(local.api_url, key), markup=False, highlight=False)
+        # soft_wrap: long lines stay whole, so they can be copied and pasted.
+        console.print(_curl_example(local.api_url, key), markup=False, highlight=False, soft_wrap=True)
         console.print("[bold]Submit a batch file:[/]  payctl submit examples/sample_batch.json")
         console.print(
             "[bold]Other tools:[/]  export"
             f" AWS_ENDPOINT_URL={local.moto_endpoint} AWS_DEFAULT_REGION={local.region}"
-            " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing"
+            " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+            soft_wrap=True,
         )
         console.print("Serving until Ctrl-C.")
         while not stopping.wait(0.5):
@@ -404,3 +409,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingOutput as exc:
         errors.print(f"[red]error:[/] {exc.args[0]}")
         return 1
+    except KeyboardInterrupt:
+        return 130

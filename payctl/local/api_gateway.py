@@ -308,10 +308,11 @@ class ApiFront:
             found = None
             if presented:
                 found = self._keys.authenticate(presented, self.api_id, self.api.stage_name)
+            plan = found[1] if found else None
             # A valid key outside every usage plan of this stage is refused too, as in API Gateway.
-            if found is None or found[1] is None:
+            if found is None or plan is None:
                 return self._gateway("INVALID_API_KEY", request, request_id)
-            api_key, plan = found
+            api_key = found[0]
             verdict = self._enforcer.check(plan.plan_id, api_key.id, plan.limits)
             if verdict is Verdict.THROTTLED:
                 return self._gateway("THROTTLED", request, request_id)
@@ -412,7 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:

@@ -193,7 +193,6 @@ class LocalStack:
             self.keys,
             api_id=rest_api_id,
             openapi=self._openapi,
-            integration_timeout=min(29, max(info.timeout for info in stack.functions.values()) + 1),
         )
         self.api_server = ApiHttpServer(front, self.config.host, self.config.api_port)
         self.api_server.start()

@@ -1,0 +1,92 @@
+"""Operator reads against (moto) AWS: DLQ listing does not consume, counters sum over shards."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from payctl.local.ops import audit_counters, counts_by_status, list_dlq, queue_depth
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        yield lambda service: boto3.client(service, region_name=REGION)
+
+
+def test_listing_the_dlq_leaves_every_message_in_it(aws):
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps({"transaction_id": "from-body"}),
+    )
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody="not json",
+        MessageAttributes={"transaction_id": {"DataType": "String", "StringValue": "from-attribute"}},
+    )
+
+    first = list_dlq(sqs, url)
+    second = list_dlq(sqs, url)
+
+    assert sorted(m.transaction_id for m in first) == ["from-attribute", "from-body"]
+    assert {m.message_id for m in second} == {m.message_id for m in first}
+    assert queue_depth(sqs, url).visible == 2
+    assert next(m for m in first if m.body == "not json").attributes == {"transaction_id": "from-attribute"}
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_limit_caps_the_listing(aws):
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+    for index in range(12):
+        sqs.send_message(QueueUrl=url, MessageBody=str(index))
+
+    assert len(list_dlq(sqs, url, limit=5)) == 5
+    assert queue_depth(sqs, url).visible == 12
+    sqs.delete_queue(QueueUrl=url)
+
+
+def test_counters_sum_over_shards_and_statuses_are_counted(aws):
+    dynamodb = aws("dynamodb")
+    table = f"audit-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for shard, count in ((0, 2), (7, 3), (15, 1)):
+        dynamodb.put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": f"counter#2026-03-01#{shard:02d}"},
+                "sk": {"S": "payment.settled"},
+                "count": {"N": str(count)},
+            },
+        )
+    dynamodb.put_item(
+        TableName=table,
+        Item={"pk": {"S": "counter#2026-03-02#00"}, "sk": {"S": "payment.settled"}, "count": {"N": "9"}},
+    )
+    for index, status in enumerate(["SETTLED", "SETTLED", "DECLINED"]):
+        dynamodb.put_item(
+            TableName=table, Item={"pk": {"S": f"t{index}"}, "sk": {"S": "x"}, "status": {"S": status}}
+        )
+
+    assert audit_counters(dynamodb, table, "2026-03-01", shards=16) == {"payment.settled": 6}
+    statuses = counts_by_status(dynamodb, table)
+    assert statuses["SETTLED"] == 2 and statuses["DECLINED"] == 1
+    dynamodb.delete_table(TableName=table)
