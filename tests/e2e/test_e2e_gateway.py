@@ -96,3 +96,24 @@ def test_the_openapi_spec_and_swagger_ui_are_served(local_stack):
     assert spec["info"]["title"] == "Payments API"
     assert spec["servers"] == [{"url": f"/{local_stack.api.stage_name}"}]
     assert "SwaggerUIBundle" in page
+
+
+def test_a_function_error_is_the_templates_502(api, local_stack):
+    local_stack.stack.lambda_faults.inject("IngestApiFunction", "Lambda.ServiceException", times=1)
+    try:
+        response = api.get("/payments/00000000-0000-0000-0000-000000000000")
+    finally:
+        local_stack.stack.lambda_faults.clear("IngestApiFunction")
+
+    assert response.status == 502
+    # DEFAULT_5XX in the template reshapes API Gateway's {"message": "Internal server error"}.
+    assert response.json() == {"error": {"code": "internal_error", "message": "Internal server error"}}
+
+
+def test_other_processes_see_the_same_aws_resources_through_the_moto_endpoint(local_stack, aws):
+    tables = aws("dynamodb").list_tables()["TableNames"]
+    queues = aws("sqs").list_queues()["QueueUrls"]
+
+    assert local_stack.outputs["TransactionsTableName"] in tables
+    assert any(url.endswith("/" + local_stack.outputs["PaymentsDLQUrl"].rsplit("/", 1)[1]) for url in queues)
+    assert local_stack.moto_endpoint.startswith("http://127.0.0.1:")
