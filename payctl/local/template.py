@@ -7,18 +7,55 @@ the template that is deployed.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 
 def parameter_values(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:
-    """Every parameter's effective value: the override, else the template default."""
+    """Every parameter's effective value: the override, else the template default.
+
+    Overrides are checked against the parameter's constraints as CloudFormation checks them at
+    create time, so a value the real stack would refuse is refused locally too.
+    """
     declared = template.get("Parameters") or {}
     unknown = set(overrides or {}) - set(declared)
     if unknown:
         raise ValueError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
     values = {name: str(spec["Default"]) for name, spec in declared.items() if "Default" in spec}
     values.update({name: str(value) for name, value in (overrides or {}).items()})
+    problems = [
+        problem
+        for name, value in sorted((overrides or {}).items())
+        if (problem := constraint_violation(name, str(value), declared[name]))
+    ]
+    if problems:
+        raise ValueError("; ".join(problems))
     return values
+
+
+def constraint_violation(name: str, value: str, spec: dict[str, Any]) -> str | None:
+    """Why ``value`` breaks the parameter's declared constraints, or ``None``."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in {str(item) for item in allowed}:
+        return f"{name}={value} is not one of {[str(item) for item in allowed]}"
+    if spec.get("Type") == "Number":
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return f"{name}={value} is not a number"
+        if "MinValue" in spec and number < Decimal(str(spec["MinValue"])):
+            return f"{name}={value} is below its MinValue {spec['MinValue']}"
+        if "MaxValue" in spec and number > Decimal(str(spec["MaxValue"])):
+            return f"{name}={value} is above its MaxValue {spec['MaxValue']}"
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        return f"{name} is shorter than its MinLength {spec['MinLength']}"
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        return f"{name} is longer than its MaxLength {spec['MaxLength']}"
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and re.fullmatch(str(pattern), value) is None:
+        return f"{name}={value} does not match {pattern}"
+    return None
 
 
 class Unresolvable(ValueError):

@@ -21,15 +21,14 @@ from payctl.runtime import _state as runtime_state
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Shorter than the template's defaults so the suite stays fast, through the same parameter
-# overrides `payctl local up --params` uses. The usage plan is small enough that a burst of
-# requests is throttled at once, and large enough for one test's sequential calls. The
-# visibility timeout stays above the time a consumer batch takes on a busy machine (a shorter one
-# redelivers healthy messages while they are still being processed); the failure tests shorten
-# it on the queue itself for their duration.
+# Overrides through the same path as `payctl local up --params`, each within the template's
+# constraints. The usage plan is small enough that a burst of requests is throttled at once and
+# large enough for one test's sequential calls. The visibility timeout is the template's minimum
+# (a shorter one would also redeliver healthy messages while a busy machine still processes them);
+# the failure tests shorten it on the queue itself, for their duration only.
 E2E_PARAMETERS = {
     "EnvironmentSuffix": "e2e",
-    "QueueVisibilityTimeoutSeconds": "30",
+    "QueueVisibilityTimeoutSeconds": "60",
     "ApiThrottleRateLimit": "10",
     "ApiThrottleBurstLimit": "5",
     # Fewer concurrent batches on a 2-core machine: the same throughput, each batch done sooner.

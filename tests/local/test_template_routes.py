@@ -126,3 +126,24 @@ def test_resolve_replaces_parameter_refs_and_subs_and_refuses_the_rest():
         resolve({"Fn::GetAtt": ["Queue", "Arn"]}, params)
     with pytest.raises(Unresolvable):
         resolve({"Fn::Sub": "${AWS::Region}"}, params)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"QueueVisibilityTimeoutSeconds": "2"}, "below its MinValue"),
+        ({"ConsumerMaxConcurrency": "5000"}, "above its MaxValue"),
+        ({"Environment": "qa"}, "is not one of"),
+        ({"EnvironmentSuffix": "Not_Valid"}, "does not match"),
+        ({"ApiThrottleRateLimit": "fast"}, "is not a number"),
+    ],
+)
+def test_overrides_are_checked_against_the_parameters_constraints(template, override, message):
+    with pytest.raises(ValueError, match=message):
+        parameter_values(template, override)
+
+
+def test_valid_overrides_pass(template):
+    values = parameter_values(template, {"QueueVisibilityTimeoutSeconds": "60", "EnvironmentSuffix": "e2e"})
+
+    assert values["QueueVisibilityTimeoutSeconds"] == "60"
