@@ -17,6 +17,7 @@ from payctl.runtime import (
     lambda_dispatch,
     lambda_faults,
     layers,
+    powertools,
     speedups,
     sqs_event_sources,
     state_machines,
@@ -33,7 +34,7 @@ MOTO_CONFIG: dict[str, Any] = {
     "lambda": {"use_docker": False},
 }
 
-# Shims in the order they are applied; each module's docstring names the moto gap it closes.
+# Shims in the order they are applied; each module's docstring names the gap it closes.
 SHIMS = (
     dynamodb,
     layers,
@@ -43,6 +44,7 @@ SHIMS = (
     sqs_event_sources,
     execution_names,
     api_gateway,
+    powertools,
 )
 
 _FAKE_CREDENTIALS = {
