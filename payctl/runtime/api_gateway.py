@@ -253,7 +253,7 @@ def install(patcher: Patcher) -> None:
     original_map = parsing.get_model_map
 
     def get_model_map() -> dict[str, Any]:
-        models = dict(original_map())
+        models: dict[str, Any] = dict(original_map())
         for model in MODELS:
             models.setdefault(model.cloudformation_type(), model)
         return models

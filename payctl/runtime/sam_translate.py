@@ -46,7 +46,7 @@ class UnknownManagedPolicy(KeyError):
 
 
 class _StrictPolicyMap(dict[str, str]):
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         if key not in self:
             raise UnknownManagedPolicy(
                 f"managed policy {key!r} is not in the offline policy map; add its ARN to "

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from payctl.runtime import (
     _state,
@@ -25,11 +25,14 @@ from payctl.runtime import (
 )
 from payctl.runtime._patching import Patcher, require_tested_moto
 
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_REGION = "us-east-1"
 
-MOTO_CONFIG: dict[str, Any] = {
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
@@ -111,7 +114,7 @@ def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iter
     )
     _state.activate(state)
     patcher = Patcher()
-    mock = mock_aws(config=MOTO_CONFIG)  # type: ignore[arg-type]
+    mock = mock_aws(config=MOTO_CONFIG)
     started = False
     try:
         _isolate_environment(scope, region)

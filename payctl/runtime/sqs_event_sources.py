@@ -72,10 +72,11 @@ def install(patcher: Patcher) -> None:
 
     def wrap(original: Any) -> Any:
         def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
-            esm = original(self, spec)
+            esm: Any = original(self, spec)
+            arn: str = esm.function_arn
             for queue in sqs_backends[self.account_id][self.region_name].queues.values():
-                if queue.lambda_event_source_mappings.get(esm.function_arn) is esm:
-                    del queue.lambda_event_source_mappings[esm.function_arn]
+                if queue.lambda_event_source_mappings.get(arn) is esm:
+                    del queue.lambda_event_source_mappings[arn]
             return esm
 
         return create_event_source_mapping

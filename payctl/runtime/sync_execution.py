@@ -46,7 +46,7 @@ def start_sync_execution(
     """Run an EXPRESS execution to completion in this thread; returns moto's ``SyncExecution``."""
     from moto.stepfunctions.parser.backend.execution import SyncExecution
 
-    execution_names.require_name(name, "StartSyncExecution")
+    name = execution_names.require_name(name, "StartSyncExecution")
     state_machine = backend.describe_state_machine(state_machine_arn)
     if getattr(state_machine, "type", "STANDARD") != "EXPRESS":
         raise _error(
