@@ -1,4 +1,4 @@
-"""Shim 13 — Powertools Metrics of different functions stop sharing one metric set.
+"""Shim 15 — Powertools Metrics of different functions stop sharing one metric set.
 
 Gap (local runtime with aws-lambda-powertools 3.37.0): ``Metrics`` keeps metrics, dimensions and
 metadata in class-level dicts shared by every instance, which is right when one process runs one

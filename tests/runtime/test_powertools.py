@@ -1,4 +1,4 @@
-"""Shim 13: concurrent invocations keep their own Powertools metric sets in the one local process."""
+"""Shim 15: concurrent invocations keep their own Powertools metric sets in the one local process."""
 
 from __future__ import annotations
 
