@@ -21,8 +21,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from aws_lambda_powertools.event_handler.openapi import swagger_ui
+from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
 
 from payctl.local.gateway_responses import GatewayResponses
 from payctl.local.routes import ApiDefinition, NoRoute, RouteMatch, RouteTable
@@ -272,7 +276,7 @@ class ApiFront:
         self._account_id = account_id
         # Functions run on these threads so a slow one can be abandoned after the integration
         # timeout, as API Gateway does; the function itself keeps running, as Lambda's would.
-        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="api-integration")
+        self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="api-integration")
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -379,11 +383,6 @@ class ApiFront:
 
 def swagger_html(spec: str) -> str:
     """Swagger UI with its JS and CSS inlined from Powertools' bundled copy, so it works offline."""
-    from pathlib import Path
-
-    from aws_lambda_powertools.event_handler.openapi import swagger_ui
-    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
-
     assets = Path(swagger_ui.__file__).parent
     js = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
     css = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
