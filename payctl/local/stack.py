@@ -61,7 +61,8 @@ class MotoServer:
     """moto's HTTP server on the in-process backends, bound before it returns.
 
     ``moto.server.ThreadedMotoServer`` binds inside its thread, so a taken port leaves ``start()``
-    waiting forever; binding here first turns that into an immediate, clear error.
+    waiting forever, and werkzeug answers a failed bind with ``sys.exit``. The socket is bound
+    here instead and handed to werkzeug, which turns a taken port into an immediate, clear error.
     """
 
     def __init__(self, host: str = LOCALHOST, port: int = DEFAULT_MOTO_PORT) -> None:
@@ -72,13 +73,20 @@ class MotoServer:
         )
         from werkzeug.serving import make_server
 
-        app = DomainDispatcherApplication(create_backend_app)
-        try:
-            self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(exc.errno, f"moto port {host}:{port} is already in use") from exc
-            raise
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                listener.bind((host, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise PortInUse(exc.errno, f"moto port {host}:{port} is already in use") from exc
+                raise
+            listener.listen(128)
+            app = DomainDispatcherApplication(create_backend_app)
+            # werkzeug duplicates the descriptor, so this socket object can be closed afterwards.
+            self._server = make_server(
+                host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
+            )
         self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
 
     @property
