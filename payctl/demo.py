@@ -8,8 +8,9 @@
 4. Shows progress until every accepted payment is SETTLED, DECLINED or FAILED and the poison
    message is in the DLQ, then prints the outcome.
 
-The queue's visibility timeout is shortened (``--params``, like samconfig overrides) so the poison
-message's five receives take seconds instead of the deployed 15 minutes.
+The local queue's visibility timeout is shortened after deploy (the template keeps it at
+least 60 s, 6 x the consumer's timeout, as AWS advises) so the poison message's five receives
+take seconds instead of the deployed 15 minutes.
 """
 
 from __future__ import annotations
@@ -33,14 +34,12 @@ from rich.table import Table
 
 from payctl.local.client import ApiClient, load_payments, submit_batches
 from payctl.local.ops import audit_counters, queue_depth
+from payctl.local.pollers import LONG_POLL_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-DEMO_PARAMETERS = {
-    "EnvironmentSuffix": "demo",
-    "QueueVisibilityTimeoutSeconds": "4",
-    "ConsumerMaxConcurrency": "2",
-}
+DEMO_PARAMETERS = {"EnvironmentSuffix": "demo", "ConsumerMaxConcurrency": "2"}
+DEMO_VISIBILITY_SECONDS = 4
 TERMINAL_ACTIONS = {"payment.settled": "SETTLED", "payment.declined": "DECLINED", "payment.failed": "FAILED"}
 
 
@@ -79,6 +78,12 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
         dynamodb = boto3.client("dynamodb", region_name=local.region)
         console.print(f"API {local.api_url}  (key id {local.api_key_id})")
 
+        sqs.set_queue_attributes(
+            QueueUrl=outputs["PaymentsQueueUrl"],
+            Attributes={"VisibilityTimeout": str(DEMO_VISIBILITY_SECONDS)},
+        )
+        # A long poll that started before the change would hand out a message with the old timeout.
+        time.sleep(LONG_POLL_SECONDS + 0.2)
         sqs.send_message(QueueUrl=outputs["PaymentsQueueUrl"], MessageBody=json.dumps(poison))
         client = ApiClient(local.api_url, local.api_key_value())
         started = time.time()
