@@ -16,12 +16,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-import json
 
 import yaml
 from cfnlint.decode import cfn_yaml
@@ -30,7 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64")
 # The Lambda Python runtime already carries boto3 and its dependencies. aws-xray-sdk pulls in
 # botocore; a second copy in the layer would shadow the runtime's and could mismatch its boto3.
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "python_dateutil", "six")
+RUNTIME_PROVIDED = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "urllib3",
+    "dateutil",
+    "python_dateutil",
+    "six",
+)
 
 
 def _runtime_python(template: dict) -> str:

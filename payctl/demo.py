@@ -59,7 +59,7 @@ def _transactions(dynamodb: Any, table: str) -> list[dict[str, Any]]:
     from boto3.dynamodb.types import TypeDeserializer
 
     deserializer = TypeDeserializer()
-    items = []
+    items: list[dict[str, Any]] = []
     for page in dynamodb.get_paginator("scan").paginate(TableName=table):
         items.extend({k: deserializer.deserialize(v) for k, v in item.items()} for item in page["Items"])
     return items

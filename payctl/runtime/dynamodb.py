@@ -12,11 +12,12 @@ Gaps (moto 5.2.5):
   restore would also drop writes other threads made meanwhile. Here a transaction checks every
   condition first and writes only when all hold; if applying a write still fails (an invalid
   update expression), only the items it touched are restored.
-- (A speed-up, switched with the others.) ``Table.query`` starts from ``all_items()``, which lists and *sorts* every item of the table,
-  even for a query on the table's own partition key; the results are sorted again afterwards.
-  That is O(N log N) DynamoType comparisons per query, so the fraud velocity query and the audit
-  reads slowed down with every payment. Here a query starts from the partition's own items (a
-  table query) or from the unsorted items (an index query, which moto then filters and sorts).
+- (A speed-up, switched with the others.) ``Table.query`` starts from ``all_items()``, which
+  lists and *sorts* every item of the table, even for a query on the table's own partition
+  key; the results are sorted again afterwards. That is O(N log N) DynamoType comparisons per
+  query, so the fraud velocity query and the audit reads slowed down with every payment. Here a
+  query starts from the partition's own items (a table query) or from the unsorted items (an
+  index query, which moto then filters and sorts).
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ def _key_of(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
 
 def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
     """All-or-nothing like DynamoDB: every condition is checked before anything is written."""
+    from moto.dynamodb.comparisons import get_filter_expression as condition_of
     from moto.dynamodb.exceptions import (
         MultipleTransactionsException,
         TooManyTransactionsException,
         TransactionCanceledException,
         TransactWriteSingleOpException,
     )
-    from moto.dynamodb.comparisons import get_filter_expression as condition_of
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()

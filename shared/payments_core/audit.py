@@ -49,7 +49,9 @@ class AuditEvent:
 
 
 class AuditWriter:
-    def __init__(self, table_name: str | None = None, shards: int | None = None, dynamodb: Any = None) -> None:
+    def __init__(
+        self, table_name: str | None = None, shards: int | None = None, dynamodb: Any = None
+    ) -> None:
         settings = get_settings()
         self._table = table_name or settings.require("audit_table")
         self._shards = shards or settings.audit_shards
@@ -129,7 +131,9 @@ def _row_view(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class AuditReader:
-    def __init__(self, table_name: str | None = None, shards: int | None = None, dynamodb: Any = None) -> None:
+    def __init__(
+        self, table_name: str | None = None, shards: int | None = None, dynamodb: Any = None
+    ) -> None:
         settings = get_settings()
         self._table = table_name or settings.require("audit_table")
         self._shards = shards or settings.audit_shards

@@ -1,7 +1,7 @@
 """Detection of raw card data (PAN, CVV) anywhere in an inbound document.
 
 The API accepts card *tokens* only. Anything that looks like a primary account number
-(13–19 digits passing the Luhn check) or a field named like a CVV/PAN is rejected before
+(13 to 19 digits passing the Luhn check) or a field named like a CVV/PAN is rejected before
 the payload is parsed further, and the offending value is never echoed or logged: only the
 path of the field is reported.
 """

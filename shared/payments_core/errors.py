@@ -66,7 +66,7 @@ class NotFound(PaymentsError):
 
 
 class PayloadConflict(PaymentsError):
-    """The same transaction id arrived with a different payload (a key reused after its idempotency window)."""
+    """The same transaction id arrived with a different payload (a key reused after its window)."""
 
     code = "payload_conflict"
     http_status = 409

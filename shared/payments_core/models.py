@@ -52,9 +52,9 @@ class Payment(BaseModel):
     payment_method: PaymentMethod
     customer: Customer | None = None
     reference: Annotated[str, StringConstraints(max_length=128)] | None = None
-    metadata: dict[Annotated[str, StringConstraints(max_length=40)], Annotated[str, StringConstraints(max_length=500)]] = (
-        Field(default_factory=dict, max_length=20)
-    )
+    metadata: dict[
+        Annotated[str, StringConstraints(max_length=40)], Annotated[str, StringConstraints(max_length=500)]
+    ] = Field(default_factory=dict, max_length=20)
 
     @model_validator(mode="before")
     @classmethod

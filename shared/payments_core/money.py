@@ -57,7 +57,7 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
         raise InvalidAmount("amount must be finite", field=field)
     if amount <= 0:
         raise InvalidAmount("amount must be greater than 0", field=field)
-    sign, digits, exp = amount.as_tuple()
+    exp = amount.as_tuple().exponent
     assert isinstance(exp, int)  # finite, checked above
     if -exp > exponent and amount != amount.quantize(Decimal(1).scaleb(-exponent)):
         raise InvalidAmount(

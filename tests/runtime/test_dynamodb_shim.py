@@ -77,9 +77,8 @@ def test_concurrent_transactions_and_puts_all_succeed_with_the_lock(dynamodb):
 
 
 def test_the_shim_is_removed_again():
-    from moto.dynamodb.responses import DynamoHandler
-
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     original = DynamoHandler.call_action, DynamoDBBackend.transact_write_items
     patcher = Patcher()
