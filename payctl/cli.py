@@ -154,10 +154,11 @@ def cmd_local_up(args: argparse.Namespace) -> int:
             pass
         console.print("Stopping...")
     finally:
-        local.stop()
-        remove_state(args.state_file)
+        # A second Ctrl-C while batches finish interrupts the wait instead of being ignored.
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        remove_state(args.state_file)
+        local.stop()
     return 0
 
 
