@@ -48,7 +48,7 @@ class CommandError(Exception):
     """A user-facing failure: printed without a traceback, exit status 1."""
 
 
-# ---------------------------------------------------------------------------------------------- helpers
+# ---------------------------------------------------------------------------------------------- shared
 
 
 def _parse_params(pairs: Sequence[str] | None) -> dict[str, str]:

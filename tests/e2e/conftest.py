@@ -42,7 +42,7 @@ TERMINAL = frozenset({"SETTLED", "DECLINED"})
 def local_stack() -> Iterator[LocalStack]:
     if runtime_state.is_active():
         pytest.fail(
-            "another suite's moto session is still open in this process; run tests/e2e first "
+            "another suite's in-process moto is still running in this process; run tests/e2e first "
             "(its default position) or in its own pytest run"
         )
     with LocalStack(REPO_ROOT / "template.yaml", E2E_PARAMETERS, api_port=0, moto_port=0) as local:

@@ -23,7 +23,7 @@ def sqs(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    # Inside another suite's moto session this mock nests and keeps its data, so every queue is
+    # Inside another suite's in-process moto this mock nests and keeps its data, so every queue is
     # uniquely named and deleted afterwards.
     with mock_aws():
         client = boto3.client("sqs", region_name=REGION)
