@@ -22,9 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from payments_core import aws
 from payments_core.clock import iso, parse_iso, utc_now
-from payments_core.dynamo import deserialize, from_dynamo, serialize
+from payments_core.dynamo import DynamoTable, deserialize, from_dynamo, serialize
 from payments_core.errors import DependencyError, InvalidRequest
 from payments_core.ids import shard_of
 from payments_core.settings import get_settings
@@ -48,19 +47,19 @@ class AuditEvent:
     outcome: str | None = None
 
 
-class AuditWriter:
+class _AuditTable(DynamoTable):
+    """The audit table and its shard count, both from settings unless given."""
+
+    table_setting = "audit_table"
+
     def __init__(
         self, table_name: str | None = None, shards: int | None = None, dynamodb: Any = None
     ) -> None:
-        settings = get_settings()
-        self._table = table_name or settings.require("audit_table")
-        self._shards = shards or settings.audit_shards
-        self._dynamodb = dynamodb
+        super().__init__(table_name, dynamodb)
+        self._shards = shards or get_settings().audit_shards
 
-    @property
-    def _client(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
 
+class AuditWriter(_AuditTable):
     def append(self, event: AuditEvent, *, at: datetime | None = None) -> bool:
         """Write the row and bump the day's counter once. False if this row already exists."""
         stamp = iso(at or utc_now())
@@ -130,19 +129,7 @@ def _row_view(item: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-class AuditReader:
-    def __init__(
-        self, table_name: str | None = None, shards: int | None = None, dynamodb: Any = None
-    ) -> None:
-        settings = get_settings()
-        self._table = table_name or settings.require("audit_table")
-        self._shards = shards or settings.audit_shards
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
-
+class AuditReader(_AuditTable):
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self._client.get_paginator("query")
         try:

@@ -1,11 +1,19 @@
-"""DynamoDB value conversion. Numbers are Decimal both ways; a float is a bug and is refused."""
+"""DynamoDB value conversion and the table handle the data-access classes share.
+
+Numbers are Decimal both ways; a float is a bug and is refused.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from payments_core import aws
+from payments_core.errors import DependencyError
+from payments_core.settings import get_settings
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -44,3 +52,29 @@ def from_dynamo(value: Any) -> Any:
     if isinstance(value, Decimal) and value == value.to_integral_value() and value.as_tuple().exponent == 0:
         return int(value)
     return value
+
+
+class DynamoTable:
+    """One table through the low-level client; the name defaults to the setting ``table_setting``.
+
+    The client is resolved on each call, not at construction, so nothing touches AWS at import.
+    """
+
+    table_setting: ClassVar[str]
+
+    def __init__(self, table_name: str | None = None, dynamodb: Any = None) -> None:
+        self._table = table_name or get_settings().require(self.table_setting)
+        self._dynamodb = dynamodb
+
+    @property
+    def _client(self) -> Any:
+        return self._dynamodb or aws.client("dynamodb")
+
+    def _get_item(self, key: dict[str, Any], what: str) -> dict[str, Any] | None:
+        """The item as plain Python (numbers as Decimal), read consistently, or None."""
+        try:
+            response = self._client.get_item(TableName=self._table, Key=serialize(key), ConsistentRead=True)
+        except ClientError as exc:
+            raise DependencyError(f"{what} failed") from exc
+        item = response.get("Item")
+        return deserialize(item) if item else None

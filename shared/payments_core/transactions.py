@@ -14,11 +14,9 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from payments_core import aws
-from payments_core.dynamo import deserialize, serialize
+from payments_core.dynamo import DynamoTable, deserialize, serialize
 from payments_core.errors import DependencyError, TransactionNotFound
 from payments_core.models import Status
-from payments_core.settings import get_settings
 
 OPEN_STATUSES: Final[tuple[Status, Status]] = (Status.RECEIVED, Status.FAILED)
 CONDITION_FAILED: Final[str] = "ConditionalCheckFailedException"
@@ -40,27 +38,12 @@ class GuardedWrite:
         return Status(value) if value else None
 
 
-class TransactionStore:
-    def __init__(self, table_name: str | None = None, dynamodb: Any = None) -> None:
-        self._table = table_name or get_settings().require("transactions_table")
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
+class TransactionStore(DynamoTable):
+    table_setting = "transactions_table"
 
     def get(self, transaction_id: str) -> dict[str, Any] | None:
         """The item as plain Python (numbers as Decimal), read consistently, or None."""
-        try:
-            response = self._client.get_item(
-                TableName=self._table,
-                Key=serialize({"transaction_id": transaction_id}),
-                ConsistentRead=True,
-            )
-        except ClientError as exc:
-            raise DependencyError("transactions table read failed") from exc
-        item = response.get("Item")
-        return deserialize(item) if item else None
+        return self._get_item({"transaction_id": transaction_id}, "transactions table read")
 
     def _guarded_update(self, transaction_id: str, what: str, **kwargs: Any) -> GuardedWrite:
         try:

@@ -6,12 +6,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from payments_core import aws
 from payments_core.clock import now_iso
-from payments_core.dynamo import serialize
+from payments_core.dynamo import DynamoTable, serialize
 from payments_core.errors import DependencyError
 from payments_core.observability import get_tracer
-from payments_core.settings import get_settings
 from payments_core.transactions import TransactionStore
 
 ATTRIBUTE = "fraud"
@@ -20,16 +18,10 @@ CUSTOMER_INDEX = "by_customer"
 tracer = get_tracer("fraud")
 
 
-class CustomerVelocity:
+class CustomerVelocity(DynamoTable):
     """Counts through the keys-only ``by_customer`` index: Select COUNT reads no item attributes."""
 
-    def __init__(self, table_name: str | None = None, dynamodb: Any = None) -> None:
-        self._table = table_name or get_settings().require("transactions_table")
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
+    table_setting = "transactions_table"
 
     @tracer.capture_method(capture_response=False)
     def recent_transactions(self, customer_id: str, since: str, exclude_transaction_id: str) -> int:

@@ -30,6 +30,7 @@ from payments_core.errors import DependencyError
 from payments_core.models import PaymentMessage, Status
 from payments_core.observability import get_logger
 from payments_core.settings import get_settings
+from payments_core.transactions import CONDITION_FAILED, TransactionStore
 
 logger = get_logger("ingest")
 
@@ -46,7 +47,6 @@ DEFAULT_LOCK_MS: Final[int] = 29_000
 # A 500-item batch makes a thousand idempotency writes; in parallel they fit the API's time budget.
 IDEMPOTENCY_WORKERS: Final[int] = 16
 SQS_BATCH_LIMIT: Final[int] = 10
-_CONDITION_FAILED: Final[str] = "ConditionalCheckFailedException"
 _CLAIM_ATTEMPTS: Final[int] = 3
 
 
@@ -267,26 +267,8 @@ class PaymentsQueue:
         logger.warning("payments not enqueued", extra={"transaction_ids": transaction_ids, "aws_error": code})
 
 
-class TransactionsTable:
+class TransactionsTable(TransactionStore):
     """Ingest's side of the transactions table: the one conditional put that creates an item, and reads."""
-
-    def __init__(self, table_name: str | None = None, dynamodb: Any = None) -> None:
-        self._table = table_name or get_settings().require("transactions_table")
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
-
-    def get(self, transaction_id: str) -> dict[str, Any] | None:
-        try:
-            response = self._client.get_item(
-                TableName=self._table, Key=serialize({"transaction_id": transaction_id}), ConsistentRead=True
-            )
-        except ClientError as exc:
-            raise DependencyError("transactions table read failed") from exc
-        item = response.get("Item")
-        return deserialize(item) if item else None
 
     def create(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """Put the item if no item has its id: None when this call created it, else the item that stood."""
@@ -298,7 +280,7 @@ class TransactionsTable:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
                 raise DependencyError("transactions table write failed") from exc
             old = exc.response.get("Item")
             existing = deserialize(old) if old else self.get(item["transaction_id"])
@@ -331,7 +313,7 @@ class TransactionsTable:
                 ExpressionAttributeValues=serialize(values),
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+            if exc.response.get("Error", {}).get("Code") != CONDITION_FAILED:
                 raise DependencyError("transactions table write failed") from exc
             return self.get(item["transaction_id"])
         return None

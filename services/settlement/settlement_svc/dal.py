@@ -7,7 +7,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from payments_core import aws
-from payments_core.dynamo import deserialize, serialize
+from payments_core.dynamo import DynamoTable, serialize
 from payments_core.errors import DependencyError
 from payments_core.observability import get_tracer
 from payments_core.settings import get_settings
@@ -23,16 +23,10 @@ _ALREADY_WRITTEN: Final = "PreconditionFailed"
 _CONCURRENT_WRITE: Final = "ConditionalRequestConflict"
 
 
-class SettlementLedger:
+class SettlementLedger(DynamoTable):
     """One record per transaction in the settlements table, written with attribute_not_exists."""
 
-    def __init__(self, table_name: str | None = None, dynamodb: Any = None) -> None:
-        self._table = table_name or get_settings().require("settlements_table")
-        self._dynamodb = dynamodb
-
-    @property
-    def _client(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
+    table_setting = "settlements_table"
 
     @tracer.capture_method(capture_response=False)
     def put_once(self, record: dict[str, Any]) -> bool:
@@ -50,16 +44,7 @@ class SettlementLedger:
 
     @tracer.capture_method(capture_response=False)
     def get(self, transaction_id: str) -> dict[str, Any] | None:
-        try:
-            response = self._client.get_item(
-                TableName=self._table,
-                Key=serialize({"transaction_id": transaction_id}),
-                ConsistentRead=True,
-            )
-        except ClientError as exc:
-            raise DependencyError("settlement record read failed") from exc
-        item = response.get("Item")
-        return deserialize(item) if item else None
+        return self._get_item({"transaction_id": transaction_id}, "settlement record read")
 
 
 class ArchiveBucket:
