@@ -63,13 +63,15 @@ class TransactionStore(DynamoTable):
 
     def record_check(
         self, transaction_id: str, attribute: str, result: dict[str, Any], now: str
-    ) -> GuardedWrite:
+    ) -> dict[str, Any] | None:
         """``SET <attribute> = :result``; refused only when the transaction is already final.
 
-        An absent status is allowed: UpdateItem creates the item, so a branch that runs before
-        ingest's item is visible still lands its result.
+        Returns None when the result was stored; when the write was refused, the result an earlier
+        run stored under ``attribute`` (None if it holds none). An absent status is allowed:
+        UpdateItem creates the item, so a branch that runs before ingest's item is visible still
+        lands its result.
         """
-        return self._guarded_update(
+        write = self._guarded_update(
             transaction_id,
             f"recording {attribute}",
             UpdateExpression="SET #check = :check, #updated_at = :now",
@@ -77,6 +79,10 @@ class TransactionStore(DynamoTable):
             ExpressionAttributeNames={"#check": attribute, "#updated_at": "updated_at", "#status": "status"},
             ExpressionAttributeValues=serialize({":check": result, ":now": now, **_OPEN_VALUES}),
         )
+        if write.applied or write.item is None:
+            return None
+        earlier = write.item.get(attribute)
+        return earlier if isinstance(earlier, dict) else None
 
     def transition(self, transaction_id: str, to: Status, fields: dict[str, Any], now: str) -> GuardedWrite:
         """Move the status to ``to`` from an open status, setting ``fields`` in the same write.

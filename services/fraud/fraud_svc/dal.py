@@ -62,8 +62,4 @@ class FraudStore:
 
     @tracer.capture_method(capture_response=False)
     def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
-        write = self._transactions.record_check(transaction_id, ATTRIBUTE, result, now_iso())
-        if write.applied or write.item is None:
-            return None
-        earlier = write.item.get(ATTRIBUTE)
-        return earlier if isinstance(earlier, dict) else None
+        return self._transactions.record_check(transaction_id, ATTRIBUTE, result, now_iso())
