@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -45,6 +45,12 @@ class AuditEvent:
     actor: str
     detail: dict[str, Any]
     outcome: str | None = None
+
+
+class AuditSink(Protocol):
+    """What a step's logic needs of the audit table: the writer, or a fake in tests."""
+
+    def append(self, event: AuditEvent) -> bool: ...
 
 
 class _AuditTable(DynamoTable):

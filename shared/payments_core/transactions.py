@@ -10,7 +10,7 @@ Every guard names ``status`` through ``ExpressionAttributeNames``: it is a Dynam
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -36,6 +36,18 @@ class GuardedWrite:
     def status(self) -> Status | None:
         value = (self.item or {}).get("status")
         return Status(value) if value else None
+
+
+class ResultStore(Protocol):
+    """What a check's logic needs to store its result: the step's store, or a fake in tests."""
+
+    def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
+        """Store the result on the transaction.
+
+        When the transaction is already final nothing is written, and the result stored by the
+        earlier run is returned instead (None if it holds none).
+        """
+        ...
 
 
 class TransactionStore(DynamoTable):

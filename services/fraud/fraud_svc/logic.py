@@ -57,11 +57,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from fraud_svc.models import FraudRequest, FraudResult, PaymentView
-from payments_core.audit import AuditEvent
+from payments_core.audit import AuditEvent, AuditSink
 from payments_core.clock import iso, utc_now
+
+if TYPE_CHECKING:
+    from payments_core.transactions import ResultStore
 
 STEP: Final = "fraud"
 ACTOR: Final = "fraud"
@@ -197,20 +200,6 @@ class VelocitySource(Protocol):
     def recent_transactions(self, customer_id: str, since: str, exclude_transaction_id: str) -> int:
         """How many of the customer's transactions were created at or after ``since``, excluding one."""
         ...
-
-
-class ResultStore(Protocol):
-    def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
-        """Store the result on the transaction.
-
-        When the transaction is already final nothing is written, and the result stored by the
-        earlier run is returned instead (None if it holds none).
-        """
-        ...
-
-
-class AuditSink(Protocol):
-    def append(self, event: AuditEvent) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from payments_core.audit import AuditEvent
+from payments_core.audit import AuditEvent, AuditSink
 from payments_core.clock import iso, parse_iso, utc_now
 from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
 from payments_core.models import Payment, Status
@@ -219,10 +219,6 @@ class Archive(Protocol):
     def put_once(self, key: str, body: bytes) -> bool:
         """Write the object unless the key exists; False if it did."""
         ...
-
-
-class AuditSink(Protocol):
-    def append(self, event: AuditEvent) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
-from payments_core.audit import AuditEvent
+from payments_core.audit import AuditEvent, AuditSink
 from payments_core.clock import iso, utc_now
 from payments_core.money import CURRENCY_MINOR_UNITS, SUPPORTED_CURRENCIES
 from validation_svc.models import PaymentView, ValidationRequest, ValidationResult
+
+if TYPE_CHECKING:
+    from payments_core.transactions import ResultStore
 
 STEP: Final = "validation"
 ACTOR: Final = "validation"
@@ -180,20 +183,6 @@ def check_payment(payment: PaymentView) -> list[str]:
         reasons.append("merchant_id_invalid")
     reasons += _card_reasons(payment)
     return reasons
-
-
-class ResultStore(Protocol):
-    def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
-        """Store the result on the transaction.
-
-        When the transaction is already final nothing is written, and the result stored by the
-        earlier run is returned instead (None if it holds none).
-        """
-        ...
-
-
-class AuditSink(Protocol):
-    def append(self, event: AuditEvent) -> bool: ...
 
 
 @dataclass(frozen=True)
