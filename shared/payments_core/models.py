@@ -1,4 +1,5 @@
-"""Pydantic models at the edge of every service: the payment, the queue message, statuses."""
+"""Pydantic models at the edge of every service: the payment, the queue message, statuses, and the
+lenient view of the payment that the workflow checks read."""
 
 from __future__ import annotations
 
@@ -6,7 +7,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from payments_core.money import format_amount, minor_units, parse_amount
 
@@ -84,3 +93,33 @@ class PaymentMessage(BaseModel):
     payload_hash: str
     received_at: str
     payment: Payment
+
+
+# The checks read the workflow payload leniently on purpose: a payment that breaks a business rule
+# must be failed or scored with a reason, not crash its branch with a parsing error.
+LENIENT = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+
+class CustomerView(BaseModel):
+    model_config = LENIENT
+
+    id: str | None = None
+    country: str | None = None
+
+
+class LenientPaymentView(BaseModel):
+    """The fields every check reads. Only an amount that is already a binary float is refused,
+    because its exact value is lost."""
+
+    model_config = LENIENT
+
+    amount: str
+    currency: str = ""
+    customer: CustomerView | None = None
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _exact_amount(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise ValueError("amount must be a decimal string or an integer, never a binary float")
+        return str(value)

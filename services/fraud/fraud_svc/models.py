@@ -7,48 +7,28 @@ because its exact value is lost.
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-_LENIENT = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+from payments_core.models import LENIENT, LenientPaymentView
 
 
 class CardView(BaseModel):
-    model_config = _LENIENT
+    model_config = LENIENT
 
     brand: str | None = None
     country: str | None = None
 
 
-class CustomerView(BaseModel):
-    model_config = _LENIENT
-
-    id: str | None = None
-    country: str | None = None
-
-
-class PaymentView(BaseModel):
-    model_config = _LENIENT
-
-    amount: str
-    currency: str = ""
+class PaymentView(LenientPaymentView):
     payment_method: CardView = Field(default_factory=CardView)
-    customer: CustomerView | None = None
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _exact_amount(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            raise ValueError("amount must be a decimal string or an integer, never a binary float")
-        return str(value)
 
 
 class FraudRequest(BaseModel):
     """The ScoreFraud task's Payload: the workflow input."""
 
-    model_config = _LENIENT
+    model_config = LENIENT
 
     transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     payment: PaymentView
