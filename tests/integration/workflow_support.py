@@ -16,6 +16,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.client import BaseClient
 
 from payments_core.clock import now_iso
+from tests import factories
 
 
 def new_transaction_id() -> str:
@@ -24,18 +25,7 @@ def new_transaction_id() -> str:
 
 def payment(**changes: Any) -> dict[str, Any]:
     """A payment that passes validation and scores 0.00, as the workflow input carries it."""
-    method = {"type": "card", "token": "tok_visa_4242", "last4": "4242", "brand": "visa", "country": "US"}
-    method.update(changes.pop("payment_method", {}))
-    return {
-        "merchant_id": "m_123",
-        "amount": "12.34",
-        "currency": "USD",
-        "payment_method": method,
-        "customer": {"id": f"c_{uuid.uuid4().hex[:12]}", "country": "US"},
-        "reference": "order-1001",
-        "metadata": {"cart": "a1"},
-        **changes,
-    }
+    return factories.payment(**{"customer": factories.new_customer(), **changes})
 
 
 def table(stack: Any, output: str) -> Any:

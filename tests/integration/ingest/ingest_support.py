@@ -15,26 +15,12 @@ import boto3
 from boto3.dynamodb.conditions import Key
 
 from payctl.runtime.sqs_event_sources import sqs_event
+from tests import factories
 
 
 def payment(**changes: Any) -> dict[str, Any]:
     """A payment that passes validation and fraud (a customer of its own, so no velocity history)."""
-    return {
-        "merchant_id": "m_123",
-        "amount": "12.34",
-        "currency": "USD",
-        "payment_method": {
-            "type": "card",
-            "token": "tok_visa_4242",
-            "last4": "4242",
-            "brand": "visa",
-            "country": "US",
-        },
-        "customer": {"id": f"c_{uuid.uuid4().hex[:12]}", "country": "US"},
-        "reference": "order-1001",
-        "metadata": {"cart": "a1"},
-        **changes,
-    }
+    return factories.payment(**{"customer": factories.new_customer(), **changes})
 
 
 def rest_event(

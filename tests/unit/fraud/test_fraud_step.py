@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 from fraud_svc.logic import score_payment
 from fraud_svc.models import FraudRequest
+from tests.factories import payment
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TRANSACTION_ID = "6b0e3c1e-0000-5000-8000-000000000002"
@@ -45,21 +46,8 @@ class FakeAudit:
 
 
 def request(customer=True, **payment_changes):
-    payment = {
-        "merchant_id": "m_123",
-        "amount": "12.34",
-        "currency": "USD",
-        "payment_method": {
-            "type": "card",
-            "token": "tok_visa_4242",
-            "last4": "4242",
-            "brand": "visa",
-            "country": "US",
-        },
-        "customer": {"id": "c_42", "country": "US"} if customer else None,
-        **payment_changes,
-    }
-    return FraudRequest.model_validate({"transaction_id": TRANSACTION_ID, "payment": payment})
+    changes = payment_changes if customer else {"customer": None, **payment_changes}
+    return FraudRequest.model_validate({"transaction_id": TRANSACTION_ID, "payment": payment(**changes)})
 
 
 def test_velocity_is_counted_over_the_last_ten_minutes_excluding_this_payment():

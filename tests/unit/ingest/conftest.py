@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import S
 from payments_core.audit import AuditEvent
 from payments_core.models import PaymentMessage
 from payments_core.settings import get_settings
+from tests import factories
 
 # Powertools reads these when the handler modules create their Logger, Tracer and Metrics on import.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Payments")
@@ -35,21 +36,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 API_KEY_ID = "key-alpha"
 OTHER_API_KEY_ID = "key-beta"
 
-PAYMENT: dict[str, Any] = {
-    "merchant_id": "m_123",
-    "amount": "12.34",
-    "currency": "USD",
-    "payment_method": {
-        "type": "card",
-        "token": "tok_visa_4242",
-        "last4": "4242",
-        "brand": "visa",
-        "country": "US",
-    },
-    "customer": {"id": "c_42", "country": "US"},
-    "reference": "order-1001",
-    "metadata": {"any": "string values"},
-}
+PAYMENT: dict[str, Any] = factories.payment()
 
 
 @pytest.fixture(autouse=True)

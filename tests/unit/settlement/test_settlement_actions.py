@@ -10,23 +10,11 @@ from payments_core.models import Status
 from payments_core.transactions import GuardedWrite
 from settlement_svc.logic import Dependencies, process
 from settlement_svc.models import REQUEST_ADAPTER
+from tests.factories import payment
 
 TRANSACTION_ID = "6b0e3c1e-0000-5000-8000-000000000003"
 CREATED_AT = "2026-03-01T23:59:59.500000Z"
-PAYMENT = {
-    "merchant_id": "m_123",
-    "amount": "100.00",
-    "currency": "USD",
-    "payment_method": {
-        "type": "card",
-        "token": "tok_visa_4242",
-        "last4": "4242",
-        "brand": "visa",
-        "country": "US",
-    },
-    "customer": {"id": "c_42", "country": "US"},
-    "reference": "order-1001",
-}
+PAYMENT = payment(amount="100.00")
 PASSED = {
     "validation": {"outcome": "PASS", "reasons": [], "checked_at": "t"},
     "fraud": {"outcome": "APPROVE", "score": "0.00", "reasons": [], "checked_at": "t"},

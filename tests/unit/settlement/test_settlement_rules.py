@@ -20,22 +20,9 @@ from settlement_svc.logic import (
     settlement_fee,
 )
 from settlement_svc.models import Checks, FailRequest
+from tests.factories import payment
 
-PAYMENT = {
-    "merchant_id": "m_123",
-    "amount": "12.34",
-    "currency": "USD",
-    "payment_method": {
-        "type": "card",
-        "token": "tok_visa_4242",
-        "last4": "4242",
-        "brand": "visa",
-        "country": "US",
-    },
-    "customer": {"id": "c_42", "country": "US"},
-    "reference": "order-1001",
-    "metadata": {"cart": "a1"},
-}
+PAYMENT = payment()
 
 
 @pytest.mark.parametrize(

@@ -7,22 +7,9 @@ from pydantic import ValidationError
 
 from payments_core.errors import InvalidAmount, UnsupportedCurrency
 from payments_core.models import Payment
+from tests.factories import payment
 
-BASE = {
-    "merchant_id": "m_123",
-    "amount": "12.34",
-    "currency": "USD",
-    "payment_method": {
-        "type": "card",
-        "token": "tok_visa_4242",
-        "last4": "4242",
-        "brand": "visa",
-        "country": "US",
-    },
-    "customer": {"id": "c_42", "country": "US"},
-    "reference": "order-1001",
-    "metadata": {"any": "string values"},
-}
+BASE = payment()
 
 
 def test_valid_payment_keeps_amount_as_decimal_and_serialises_it_as_string():

@@ -8,24 +8,14 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from payments_core.money import CURRENCY_MINOR_UNITS, SUPPORTED_CURRENCIES
+from tests import factories
 from validation_svc.logic import BRAND_CURRENCIES, MAXIMUM_CHARGE, MINIMUM_CHARGE, check_payment
 from validation_svc.models import PaymentView
 
 
 def payment(**changes):
     """A payment that passes every rule, with ``changes`` applied (``payment_method`` merged)."""
-    method = {"type": "card", "token": "tok_visa_4242", "last4": "4242", "brand": "visa", "country": "US"}
-    method.update(changes.pop("payment_method", {}))
-    document = {
-        "merchant_id": "m_123",
-        "amount": "12.34",
-        "currency": "USD",
-        "payment_method": method,
-        "customer": {"id": "c_42", "country": "US"},
-        "reference": "order-1001",
-        **changes,
-    }
-    return PaymentView.model_validate(document)
+    return PaymentView.model_validate(factories.payment(**changes))
 
 
 def one_minor_unit(currency):

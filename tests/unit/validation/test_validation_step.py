@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from tests.factories import payment
 from validation_svc.logic import validate_payment
 from validation_svc.models import ValidationRequest
 
@@ -36,21 +37,12 @@ class FakeAudit:
 
 
 def request(**payment_changes):
-    payment = {
-        "merchant_id": "m_123",
-        "amount": "12.34",
-        "currency": "USD",
-        "payment_method": {
-            "type": "card",
-            "token": "tok_visa_4242",
-            "last4": "4242",
-            "brand": "visa",
-            "country": "US",
-        },
-        **payment_changes,
-    }
     return ValidationRequest.model_validate(
-        {"transaction_id": "6b0e3c1e-0000-5000-8000-000000000001", "payment": payment, "received_at": "x"}
+        {
+            "transaction_id": "6b0e3c1e-0000-5000-8000-000000000001",
+            "payment": payment(**payment_changes),
+            "received_at": "x",
+        }
     )
 
 
