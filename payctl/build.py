@@ -16,14 +16,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
-from cfnlint.decode import cfn_yaml
+
+from payctl.runtime.template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64")
@@ -41,12 +41,12 @@ RUNTIME_PROVIDED = (
 )
 
 
-def _runtime_python(template: dict) -> str:
+def runtime_python(template: dict) -> str:
     runtime = template.get("Globals", {}).get("Function", {}).get("Runtime", "python3.12")
     return runtime.removeprefix("python")
 
 
-def _find_interpreter(version: str) -> str:
+def find_interpreter(version: str) -> str:
     """The runtime's own CPython: .pyc files are only valid for the exact minor version."""
     candidates = [f"python{version}", sys.executable]
     for name in candidates:
@@ -100,9 +100,9 @@ def _ignore(_folder: str, names: list[str]) -> set[str]:
 
 def build(out: Path, template_path: Path = ROOT / "template.yaml") -> Path:
     # Plain dicts in CloudFormation's long form (Fn::Sub, Ref), which yaml.safe_dump can write back.
-    template = json.loads(json.dumps(cfn_yaml.load(str(template_path))))
-    version = _runtime_python(template)
-    interpreter = _find_interpreter(version)
+    template = load_template(template_path)
+    version = runtime_python(template)
+    interpreter = find_interpreter(version)
     out.mkdir(parents=True, exist_ok=True)
     resources = template["Resources"]
     for logical_id, resource in resources.items():
