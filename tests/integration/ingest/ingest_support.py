@@ -7,7 +7,6 @@ idempotency keys and transaction ids never meet another test's.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,48 +20,6 @@ from tests import factories
 def payment(**changes: Any) -> dict[str, Any]:
     """A payment that passes validation and fraud (a customer of its own, so no velocity history)."""
     return factories.payment(**{"customer": factories.new_customer(), **changes})
-
-
-def rest_event(
-    method: str,
-    resource: str,
-    *,
-    api_key_id: str | None,
-    path_parameters: dict[str, str] | None = None,
-    body: Any = None,
-    headers: dict[str, str] | None = None,
-    query: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """A v1 REST proxy event for a key-protected route, as API Gateway builds it."""
-    path = resource
-    for name, value in (path_parameters or {}).items():
-        path = path.replace("{" + name + "}", value)
-    all_headers = {
-        "Content-Type": "application/json",
-        "x-api-key": "not-read-by-the-handler",
-        **(headers or {}),
-    }
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": path_parameters,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": str(uuid.uuid4()),
-            "identity": {"apiKeyId": api_key_id, "sourceIp": "203.0.113.9"},
-        },
-        "body": body if isinstance(body, str) or body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
 
 
 @dataclass(frozen=True)
@@ -79,7 +36,7 @@ class IngestDriver:
     # ------------------------------------------------------------------ API
 
     def call(self, method: str, resource: str, *, api_key_id: str | None = None, **options: Any) -> Reply:
-        event = rest_event(method, resource, api_key_id=api_key_id or self.api_key_id, **options)
+        event = factories.rest_event(method, resource, api_key_id=api_key_id or self.api_key_id, **options)
         raw = self.stack.invoke("IngestApiFunction", event)
         return Reply(raw["statusCode"], json.loads(raw["body"]) if raw.get("body") else None)
 

@@ -178,42 +178,6 @@ def make_context() -> type[FakeContext]:
     return FakeContext
 
 
-def api_event(
-    method: str,
-    path: str,
-    *,
-    body: Any = None,
-    raw_body: str | None = None,
-    headers: dict[str, str] | None = None,
-    api_key_id: str | None = API_KEY_ID,
-    query: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """A v1 REST proxy event as API Gateway sends it for a key-protected route."""
-    text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
-    all_headers = {"Content-Type": "application/json", **(headers or {})}
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {name: [value] for name, value in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": path,
-            "httpMethod": method,
-            "path": f"/v1{path}",
-            "stage": "v1",
-            "requestId": "req-1",
-            "identity": {"apiKeyId": api_key_id, "apiKey": "secret-value", "sourceIp": "203.0.113.9"},
-        },
-        "body": text,
-        "isBase64Encoded": False,
-    }
-
-
 @dataclass
 class Ports:
     idempotency_records: InMemoryPersistence
@@ -252,7 +216,8 @@ class ApiClient:
     def call(self, method: str, path: str, **event_options: Any) -> ApiResponse:
         from ingest_svc import api
 
-        raw = api.lambda_handler(api_event(method, path, **event_options), FakeContext())
+        event = factories.rest_event(method, path, **{"api_key_id": API_KEY_ID, **event_options})
+        raw = api.lambda_handler(event, FakeContext())
         return ApiResponse(raw["statusCode"], json.loads(raw["body"]) if raw.get("body") else None, raw)
 
     def post_payment(
