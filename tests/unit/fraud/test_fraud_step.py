@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from fraud_svc.logic import score_payment
 from fraud_svc.models import FraudRequest
 from tests.factories import payment
+from tests.fakes import FakeAudit
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TRANSACTION_ID = "6b0e3c1e-0000-5000-8000-000000000002"
@@ -31,18 +32,6 @@ class FakeStore:
             return self.earlier
         self.written.append(result)
         return None
-
-
-class FakeAudit:
-    def __init__(self):
-        self.rows = {}
-
-    def append(self, event):
-        key = (event.transaction_id, f"{event.step}#{event.event}")
-        if key in self.rows:
-            return False
-        self.rows[key] = event
-        return True
 
 
 def request(customer=True, **payment_changes):

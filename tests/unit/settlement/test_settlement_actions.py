@@ -11,6 +11,7 @@ from payments_core.transactions import GuardedWrite
 from settlement_svc.logic import Dependencies, process
 from settlement_svc.models import REQUEST_ADAPTER
 from tests.factories import payment
+from tests.fakes import FakeAudit
 
 TRANSACTION_ID = "6b0e3c1e-0000-5000-8000-000000000003"
 CREATED_AT = "2026-03-01T23:59:59.500000Z"
@@ -75,18 +76,6 @@ class FakeArchive:
         if key in self.objects:
             return False
         self.objects[key] = body
-        return True
-
-
-class FakeAudit:
-    def __init__(self):
-        self.rows = {}
-
-    def append(self, event):
-        key = (event.transaction_id, f"{event.step}#{event.event}")
-        if key in self.rows:
-            return False
-        self.rows[key] = event
         return True
 
 

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from tests.factories import payment
+from tests.fakes import FakeAudit
 from validation_svc.logic import validate_payment
 from validation_svc.models import ValidationRequest
 
@@ -22,18 +23,6 @@ class FakeStore:
             return self.earlier
         self.written.append((transaction_id, result))
         return None
-
-
-class FakeAudit:
-    def __init__(self):
-        self.rows = {}
-
-    def append(self, event):
-        key = (event.transaction_id, f"{event.step}#{event.event}")
-        if key in self.rows:
-            return False
-        self.rows[key] = event
-        return True
 
 
 def request(**payment_changes):
