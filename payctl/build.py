@@ -49,6 +49,10 @@ def runtime_python(template: dict) -> str:
 def find_interpreter(version: str) -> str:
     """The runtime's own CPython: .pyc files are only valid for the exact minor version."""
     candidates = [f"python{version}", sys.executable]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        root = subprocess.run([pyenv, "root"], capture_output=True, text=True, check=False).stdout.strip()
+        candidates += sorted(str(p) for p in Path(root).glob(f"versions/{version}.*/bin/python{version}"))
     for name in candidates:
         path = shutil.which(name) if "/" not in name else name
         if not path:
