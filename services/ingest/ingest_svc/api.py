@@ -91,6 +91,7 @@ _COMMON_ERRORS: dict[int, OpenAPIResponse] = {
     500: _doc("An unexpected error (`internal_error`)."),
     503: _doc("A dependency is unavailable; retry with the same idempotency key."),
 }
+_NOT_FOUND = _doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`).")
 
 
 # ------------------------------------------------------------------------------------------ dependencies
@@ -254,7 +255,7 @@ TransactionId = Annotated[
     summary="Read a payment's status and outcome",
     responses={
         200: _doc("The transaction.", PaymentView),
-        404: _doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`)."),
+        404: _NOT_FOUND,
         **_COMMON_ERRORS,
     },
     tags=["payments"],
@@ -279,7 +280,7 @@ def get_payment(transaction_id: TransactionId, submitter: Submitter, ports: Adap
     summary="Read a payment's audit trail",
     responses={
         200: _doc("Events in time order.", AuditTrailResponse),
-        404: _doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`)."),
+        404: _NOT_FOUND,
         **_COMMON_ERRORS,
     },
     tags=["audit"],
