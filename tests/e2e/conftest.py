@@ -22,15 +22,15 @@ from payctl.runtime import _state as runtime_state
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Overrides through the same path as `payctl local up --params`, each within the template's
-# constraints. The usage plan is small enough that a burst of requests is throttled at once and
-# large enough for one test's sequential calls. The visibility timeout is the template's minimum
-# (a shorter one would also redeliver healthy messages while a busy machine still processes them);
-# the failure tests shorten it on the queue itself, for their duration only.
+# constraints. The stack's usage plan is generous, so no test is throttled by another's traffic;
+# the throttling test gives itself a key on a small plan of its own. The visibility timeout is
+# the template's minimum (a shorter one would also redeliver healthy messages while a busy machine
+# still processes them); the failure tests shorten it on the queue itself, for their duration only.
 E2E_PARAMETERS = {
     "EnvironmentSuffix": "e2e",
     "QueueVisibilityTimeoutSeconds": "60",
-    "ApiThrottleRateLimit": "10",
-    "ApiThrottleBurstLimit": "5",
+    "ApiThrottleRateLimit": "500",
+    "ApiThrottleBurstLimit": "500",
     # Fewer concurrent batches on a 2-core machine: the same throughput, each batch done sooner.
     "ConsumerMaxConcurrency": "4",
 }

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.request
+import uuid
+
+import boto3
 
 from payctl.local.client import ApiClient
 from payctl.runtime.template import load_template
@@ -54,8 +58,27 @@ def test_an_unknown_route_is_the_templates_404(api, local_stack):
     assert response.json()["error"]["code"] == "route_not_found"
 
 
-def test_over_the_usage_plans_rate_is_429_then_the_bucket_refills(local_stack, api_key, wait):
-    burst = int(local_stack.config.parameters["ApiThrottleBurstLimit"])
+def _key_on_a_small_plan(local_stack, rate, burst):
+    """An operator's new key on its own usage plan for this API's stage, as in API Gateway."""
+    apigateway = boto3.client("apigateway", region_name=local_stack.region)
+    rest_api_id = local_stack.stack.resources[local_stack.api.api_id]
+    plan = apigateway.create_usage_plan(
+        name=f"small-{uuid.uuid4().hex[:8]}",
+        apiStages=[{"apiId": rest_api_id, "stage": local_stack.api.stage_name}],
+        throttle={"rateLimit": rate, "burstLimit": burst},
+    )
+    key = apigateway.create_api_key(name=f"small-{uuid.uuid4().hex[:8]}", enabled=True)
+    apigateway.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+    return key["value"]
+
+
+def test_over_the_usage_plans_rate_is_429_then_the_bucket_refills(local_stack, wait):
+    burst = 3
+    api_key = _key_on_a_small_plan(local_stack, rate=2, burst=burst)
+    probe = ApiClient(local_stack.api_url, api_key)
+    # Key and plan changes reach the front within its cache's lifetime, as in API Gateway.
+    wait(lambda: probe.get("/payments/00000000-0000-0000-0000-000000000000").status == 404, 10)
+    time.sleep(burst / 2)
     responses = []
     lock = threading.Lock()
     start = threading.Barrier(burst * 3)
