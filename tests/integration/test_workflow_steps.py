@@ -2,10 +2,7 @@
 
 import json
 import re
-import threading
 from decimal import Decimal
-
-import pytest
 
 from tests.integration.workflow_support import (
     audit_row,
@@ -127,33 +124,12 @@ def test_status_and_action_written_through_attribute_names(stack, monkeypatch):
     assert audit_row(stack, transaction_id, "validation#completed")["action"] == "validation.passed"
 
 
-@pytest.fixture
-def serialized_dynamodb(monkeypatch):
-    """One DynamoDB request at a time while the Parallel state runs both checks in threads.
-
-    moto gap (5.2.5): ``transact_write_items`` deep-copies every table it touches as a rollback
-    backup without a lock, so the other branch's concurrent audit write fails the copy ("dictionary
-    changed size during iteration"), and a rolled-back transaction would restore the copy over that
-    write. DynamoDB itself serialises per item; here the whole mock is serialised instead.
-    """
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.RLock()
-    original = DynamoHandler.call_action
-
-    def call_action(self):
-        with lock:
-            return original(self)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
-
-
 def run_workflow(stack, transaction_id, document):
     """The consumer's StartSyncExecution for a first delivery."""
     return stack.start_sync_execution(workflow_input(transaction_id, document), name=f"{transaction_id}-1")
 
 
-def test_workflow_settles_a_payment_that_passes_both_checks(stack, serialized_dynamodb):
+def test_workflow_settles_a_payment_that_passes_both_checks(stack):
     transaction_id = new_transaction_id()
     document = payment()
     seed_transaction(stack, transaction_id, document)
@@ -172,7 +148,7 @@ def test_workflow_settles_a_payment_that_passes_both_checks(stack, serialized_dy
 
 
 def test_workflow_declines_a_payment_that_fails_validation_as_a_successful_execution(
-    stack, serialized_dynamodb
+    stack,
 ):
     transaction_id = new_transaction_id()
     document = payment(amount="0.10")
@@ -186,7 +162,7 @@ def test_workflow_declines_a_payment_that_fails_validation_as_a_successful_execu
     assert "settlement" not in item
 
 
-def test_workflow_records_failed_when_both_checks_error(stack, serialized_dynamodb):
+def test_workflow_records_failed_when_both_checks_error(stack):
     """Given an input neither check can read, both branches error, the payment is FAILED with both
     branches named and an audit row for this attempt, and the execution fails so the queue retries it."""
     transaction_id = new_transaction_id()
