@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/dev.txt shared/requirements.txt pyproject.toml
 
-.PHONY: help venv demo test test-fast lint build deploy bench-local local-up clean
+.PHONY: help venv browser demo test lint build deploy bench-local local-up clean
 
 help:
 	@echo "make demo         run the whole pipeline locally on the sample batch and show the outcome"
@@ -26,10 +26,17 @@ $(STAMP): $(REQUIREMENTS)
 
 venv: $(STAMP)
 
+# The e2e suite renders the API's Swagger UI in a real browser: Debian's headless Chromium.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium; }
+
 demo: $(STAMP)
 	$(PY) -m payctl.demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
 
 lint: $(STAMP)
