@@ -165,7 +165,7 @@ class EventSourcePoller:
         )
 
     def _receive(self, max_wait_seconds: float) -> list[dict[str, Any]]:
-        window = min(float(self.source.maximum_batching_window_seconds), max_wait_seconds)
+        window = min(self.source.maximum_batching_window_seconds, max_wait_seconds)
         deadline = time.monotonic() + window
         messages: list[dict[str, Any]] = []
         while len(messages) < self.source.batch_size:
