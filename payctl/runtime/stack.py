@@ -208,11 +208,25 @@ def deploy(
     translated = translate(staged.template, parameters, state.region)
     cold_start({artifact.local_dir for artifact in staged.artifacts.values()})
 
+    _quiet_unsupported_resource_logs()
     with warnings.catch_warnings():
         # moto warns for each resource it cannot create, whenever its lazy resource map is read;
         # they are reported once, in Stack.unsupported_resources.
         warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
         return _create_stack(state, stack_name, sam_template, translated, parameters)
+
+
+class _UnsupportedResourceFilter(logging.Filter):
+    """moto also logs a warning per unsupported resource each time it reads the template again."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No Moto CloudFormation support for")
+
+
+def _quiet_unsupported_resource_logs() -> None:
+    moto_logger = logging.getLogger("moto")
+    if not any(isinstance(f, _UnsupportedResourceFilter) for f in moto_logger.filters):
+        moto_logger.addFilter(_UnsupportedResourceFilter())
 
 
 def _create_stack(
