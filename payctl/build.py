@@ -75,8 +75,11 @@ def _compile(interpreter: str, folder: Path) -> None:
     )
 
 
-def build_layer(out: Path, version: str, interpreter: str, root: Path = ROOT) -> Path:
-    target = out / "SharedLayer"
+def build_layer(
+    out: Path, content_dir: Path, version: str, interpreter: str, name: str = "SharedLayer"
+) -> Path:
+    """The layer from its ContentUri: requirements.txt installed, its packages copied, under python/."""
+    target = out / name
     shutil.rmtree(target, ignore_errors=True)
     site = target / "python"
     site.mkdir(parents=True)
@@ -85,7 +88,7 @@ def build_layer(out: Path, version: str, interpreter: str, root: Path = ROOT) ->
         [
             sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
             "--only-binary=:all:", "--implementation", "cp", "--python-version", version,
-            *platforms, "--target", str(site), "-r", str(root / "shared" / "requirements.txt"),
+            *platforms, "--target", str(site), "-r", str(content_dir / "requirements.txt"),
         ],
         check=True,
     )  # fmt: skip
@@ -93,7 +96,9 @@ def build_layer(out: Path, version: str, interpreter: str, root: Path = ROOT) ->
         name = entry.name.split("-")[0].removesuffix(".py")
         if name in RUNTIME_PROVIDED or entry.name == "bin":
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    shutil.copytree(root / "shared" / "payments_core", site / "payments_core", ignore=_ignore)
+    for package in content_dir.iterdir():
+        if (package / "__init__.py").is_file():
+            shutil.copytree(package, site / package.name, ignore=_ignore)
     _compile(interpreter, site)
     return target
 
@@ -112,7 +117,9 @@ def build(out: Path, template_path: Path = ROOT / "template.yaml") -> Path:
     for logical_id, resource in resources.items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::LayerVersion":
-            props["ContentUri"] = str(build_layer(out, version, interpreter).relative_to(out))
+            content_dir = template_path.parent / props["ContentUri"]
+            build_layer(out, content_dir, version, interpreter, logical_id)
+            props["ContentUri"] = logical_id
         elif resource["Type"] == "AWS::Serverless::Function":
             target = out / logical_id
             shutil.rmtree(target, ignore_errors=True)

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def layer(tmp_path_factory):
     version = build.runtime_python(load_template(ROOT / "template.yaml"))
     out = tmp_path_factory.mktemp("build")
-    return build.build_layer(out, version, build.find_interpreter(version)) / "python", version
+    return build.build_layer(
+        out, ROOT / "shared", version, build.find_interpreter(version)
+    ) / "python", version
 
 
 def test_layer_ships_xray_sdk_powertools_pydantic_and_our_package(layer):
