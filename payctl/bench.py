@@ -28,11 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from payctl.local.client import ApiClient, submit_batches
-from payctl.local.ops import audit_counters
+from payctl.local.measure import TERMINAL_STATUSES, percentile, terminal_counts, timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
-TERMINAL = {"SETTLED", "DECLINED", "FAILED"}
-TERMINAL_ACTIONS = ("payment.settled", "payment.declined", "payment.failed")
 
 
 def bench_payments(count: int, run: str) -> list[dict[str, Any]]:
@@ -59,11 +57,6 @@ def bench_payments(count: int, run: str) -> list[dict[str, Any]]:
             }
         )
     return payments
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
@@ -103,27 +96,23 @@ def run_one(
                 sent_at[result["transaction_id"]] = chunk_sent
         deadline = started + timeout
         audit_table = local.outputs["AuditTableName"]
-        days = sorted({datetime.now(UTC).date().isoformat()})
+        days: set[str] = set()
         while True:
-            days = sorted({*days, datetime.now(UTC).date().isoformat()})
-            counters: dict[str, int] = {}
-            for day in days:
-                for action, n in audit_counters(dynamodb, audit_table, day).items():
-                    counters[action] = counters.get(action, 0) + n
-            terminal = sum(counters.get(action, 0) for action in TERMINAL_ACTIONS)
+            days.add(datetime.now(UTC).date().isoformat())
+            terminal = sum(terminal_counts(dynamodb, audit_table, days).values())
             if terminal >= count:
                 break
             if time.time() > deadline:
                 raise SystemExit(f"only {terminal} of {count} payments were terminal after {timeout:.0f}s")
             time.sleep(0.5)
-        done = [i for i in _scan(dynamodb, table) if i.get("status", {}).get("S") in TERMINAL]
+        done = [i for i in _scan(dynamodb, table) if i.get("status", {}).get("S") in TERMINAL_STATUSES]
         statuses: dict[str, int] = {}
         latencies = []
         finished = started
         for item in done:
             status = item["status"]["S"]
             statuses[status] = statuses.get(status, 0) + 1
-            ended = datetime.fromisoformat(item["updated_at"]["S"].replace("Z", "+00:00")).timestamp()
+            ended = timestamp(item["updated_at"]["S"])
             finished = max(finished, ended)
             latencies.append(ended - sent_at[item["transaction_id"]["S"]])
     elapsed = finished - started
@@ -133,7 +122,7 @@ def run_one(
         "elapsed_s": round(elapsed, 2),
         "payments_per_s": round(count / elapsed, 2),
         "p50_s": round(statistics.median(latencies), 2),
-        "p95_s": round(_percentile(latencies, 0.95), 2),
+        "p95_s": round(percentile(latencies, 0.95), 2),
         "statuses": statuses,
         "python": sys.version.split()[0],
         "at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -33,26 +33,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from payctl.local.client import ApiClient, load_payments, submit_batches
-from payctl.local.ops import audit_counters, queue_depth
+from payctl.local.measure import TERMINAL_STATUSES, counters_over, percentile, terminal_counts, timestamp
+from payctl.local.ops import queue_depth
 from payctl.local.pollers import LONG_POLL_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 DEMO_PARAMETERS = {"EnvironmentSuffix": "demo", "ConsumerMaxConcurrency": "2"}
 DEMO_VISIBILITY_SECONDS = 4
-TERMINAL_ACTIONS = {"payment.settled": "SETTLED", "payment.declined": "DECLINED", "payment.failed": "FAILED"}
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _terminal_counts(dynamodb: Any, audit_table: str, days: set[str], shards: int) -> dict[str, int]:
-    totals: Counter[str] = Counter()
-    for day in sorted(days):
-        totals.update(audit_counters(dynamodb, audit_table, day, shards))
-    return {status: totals.get(action, 0) for action, status in TERMINAL_ACTIONS.items()}
 
 
 def _transactions(dynamodb: Any, table: str) -> list[dict[str, Any]]:
@@ -115,7 +103,7 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
             task = progress.add_task("settling", total=len(accepted_ids), detail="")
             while True:
                 days.add(datetime.now(UTC).date().isoformat())
-                counts = _terminal_counts(dynamodb, outputs["AuditTableName"], days, shards)
+                counts = terminal_counts(dynamodb, outputs["AuditTableName"], days, shards)
                 dlq = queue_depth(sqs, outputs["PaymentsDLQUrl"]).total
                 done = sum(counts.values())
                 detail = ", ".join(f"{k.lower()} {v}" for k, v in counts.items()) + f", DLQ {dlq}"
@@ -143,14 +131,10 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
             if r["status"] == "rejected"
         )
         latencies = [
-            datetime.fromisoformat(item["updated_at"].replace("Z", "+00:00")).timestamp() - started
-            for item in items
-            if item["status"] in ("SETTLED", "DECLINED", "FAILED")
+            timestamp(item["updated_at"]) - started for item in items if item["status"] in TERMINAL_STATUSES
         ]
         dlq_depth = queue_depth(sqs, outputs["PaymentsDLQUrl"]).total
-        audit_rows = sum(
-            sum(audit_counters(dynamodb, outputs["AuditTableName"], day, shards).values()) for day in days
-        )
+        audit_rows = sum(counters_over(dynamodb, outputs["AuditTableName"], days, shards).values())
         archived = sum(
             page.get("KeyCount", 0)
             for page in boto3.client("s3", region_name=local.region)
@@ -182,7 +166,7 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
     if latencies:
         console.print(
             f"submit -> terminal: p50 {statistics.median(latencies):.2f}s, "
-            f"p95 {_percentile(latencies, 0.95):.2f}s; whole run {elapsed:.1f}s "
+            f"p95 {percentile(latencies, 0.95):.2f}s; whole run {elapsed:.1f}s "
             f"(submission took {submitted_at - started:.1f}s)"
         )
     console.print(
@@ -191,7 +175,7 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
         f"GSI by_day_shard for dashboards, GET /audit over the API)\n"
         "The stack lived in this process and is gone; `make local-up` keeps one running."
     )
-    unaccounted = len(accepted_ids) - sum(statuses.get(s, 0) for s in ("SETTLED", "DECLINED", "FAILED"))
+    unaccounted = len(accepted_ids) - sum(statuses.get(s, 0) for s in TERMINAL_STATUSES)
     return 0 if unaccounted == 0 and dlq_depth >= 1 else 1
 
 

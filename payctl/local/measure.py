@@ -1,0 +1,42 @@
+"""What the demo and the benchmark measure: terminal payments from the audit counters, and latencies."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from payctl.local.ops import DEFAULT_AUDIT_SHARDS, audit_counters
+
+# The audit action the settlement step writes when a payment reaches each terminal status.
+TERMINAL_ACTIONS = {"payment.settled": "SETTLED", "payment.declined": "DECLINED", "payment.failed": "FAILED"}
+TERMINAL_STATUSES = frozenset(TERMINAL_ACTIONS.values())
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def counters_over(
+    dynamodb: Any, audit_table: str, days: Iterable[str], shards: int = DEFAULT_AUDIT_SHARDS
+) -> Counter[str]:
+    """The audit counters by action, summed over the given days (a run can cross midnight UTC)."""
+    totals: Counter[str] = Counter()
+    for day in sorted(days):
+        totals.update(audit_counters(dynamodb, audit_table, day, shards))
+    return totals
+
+
+def terminal_counts(
+    dynamodb: Any, audit_table: str, days: Iterable[str], shards: int = DEFAULT_AUDIT_SHARDS
+) -> dict[str, int]:
+    """Payments counted terminal by the audit table, by status."""
+    totals = counters_over(dynamodb, audit_table, days, shards)
+    return {status: totals.get(action, 0) for action, status in TERMINAL_ACTIONS.items()}
+
+
+def timestamp(iso: str) -> float:
+    """Seconds since the epoch of an item's ISO 8601 time (``...Z``, which 3.11 parses)."""
+    return datetime.fromisoformat(iso).timestamp()
