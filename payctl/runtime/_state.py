@@ -121,10 +121,6 @@ class ImportRoots(importlib.abc.MetaPathFinder):
             if text not in self._roots:
                 self._roots.append(text)
 
-    @property
-    def roots(self) -> tuple[str, ...]:
-        return tuple(self._roots)
-
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
@@ -138,11 +134,7 @@ class LocalFunction:
     """Where a deployed function's code lives on disk, and how to call it."""
 
     name: str
-    arn: str
-    handler: str
     code_dir: Path
-    layer_dirs: tuple[Path, ...] = ()
-    logical_id: str | None = None
     _handler_callable: Any = field(default=None, repr=False)
 
 

@@ -69,8 +69,7 @@ class LambdaContext:
         return max(0, self.deadline_ms - int(time.time() * 1000))
 
 
-def build_context(fn: Any, qualifier: str | None, request_id: str | None = None) -> LambdaContext:
-    request_id = request_id or str(uuid.uuid4())
+def build_context(fn: Any, qualifier: str | None) -> LambdaContext:
     today = time.strftime("%Y/%m/%d", time.gmtime())
     version = str(fn.version) if fn.version else "$LATEST"
     return LambdaContext(
@@ -79,7 +78,7 @@ def build_context(fn: Any, qualifier: str | None, request_id: str | None = None)
         invoked_function_arn=fn.function_arn + (f":{qualifier}" if qualifier else ""),
         # The Python runtime reads it from AWS_LAMBDA_FUNCTION_MEMORY_SIZE, so it is a string.
         memory_limit_in_mb=str(fn.memory_size),
-        aws_request_id=request_id,
+        aws_request_id=str(uuid.uuid4()),
         log_group_name=f"/aws/lambda/{fn.function_name}",
         log_stream_name=f"{today}/[{version}]{uuid.uuid4().hex}",
         deadline_ms=int(time.time() * 1000) + int(fn.timeout) * 1000,
@@ -254,7 +253,7 @@ def cold_start(directories: Iterable[Path]) -> list[str]:
     return evicted
 
 
-def register_function_code(fn: Any, logical_id: str | None = None) -> _state.LocalFunction | None:
+def register_function_code(fn: Any) -> _state.LocalFunction | None:
     """Remember where a function's code lives, if moto got it from a staged local directory."""
     if not _state.is_active():
         return None
@@ -263,13 +262,7 @@ def register_function_code(fn: Any, logical_id: str | None = None) -> _state.Loc
     code_dir = state.artifact_dir(code.get("S3Bucket"), code.get("S3Key"))
     if code_dir is None:
         return None
-    local = _state.LocalFunction(
-        name=fn.function_name,
-        arn=fn.function_arn,
-        handler=fn.handler,
-        code_dir=code_dir,
-        logical_id=logical_id,
-    )
+    local = _state.LocalFunction(name=fn.function_name, code_dir=code_dir)
     with state.lock:
         state.functions[fn.function_name] = local
     state.import_roots.add(code_dir)

@@ -69,10 +69,6 @@ class StagedArtifact:
 class StagedTemplate:
     template: dict[str, Any]
     artifacts: dict[tuple[str, str], StagedArtifact] = field(default_factory=dict)
-    definitions: dict[str, Path] = field(default_factory=dict)
-
-    def artifact_for(self, bucket: str, key: str) -> StagedArtifact | None:
-        return self.artifacts.get((bucket, key))
 
 
 def _is_local_uri(value: Any) -> bool:
@@ -157,7 +153,6 @@ def stage_local_artifacts(template: dict[str, Any], base_dir: Path, stager: Arti
             if not path.is_file():
                 raise FileNotFoundError(f"{logical_id}.DefinitionUri points to {path.name!r}, not a file")
             props["Definition"] = _load_definition(path)
-            staged.definitions[logical_id] = path
         elif kind == "AWS::Lambda::Function" and _is_local_uri(props.get("Code")):
             location = upload(logical_id, "Code", props["Code"])
             props["Code"] = {"S3Bucket": location["Bucket"], "S3Key": location["Key"]}

@@ -275,8 +275,6 @@ def _create_stack(
             continue
         config = lambda_client.get_function_configuration(FunctionName=resources[logical_id])
         local = state.functions.get(config["FunctionName"])
-        if local is not None:
-            local.logical_id = logical_id
         env = dict(config.get("Environment", {}).get("Variables", {}))
         environments[config["FunctionName"]] = env
         functions[logical_id] = FunctionInfo(
