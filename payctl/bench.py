@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from payctl.local.client import ApiClient, submit_batches
-from payctl.local.measure import TERMINAL_STATUSES, percentile, terminal_counts, timestamp
+from payctl.local.measure import TERMINAL_STATUSES, audit_shards, percentile, terminal_counts, timestamp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,10 +96,11 @@ def run_one(
                 sent_at[result["transaction_id"]] = chunk_sent
         deadline = started + timeout
         audit_table = local.outputs["AuditTableName"]
+        shards = audit_shards(local.stack)
         days: set[str] = set()
         while True:
             days.add(datetime.now(UTC).date().isoformat())
-            terminal = sum(terminal_counts(dynamodb, audit_table, days).values())
+            terminal = sum(terminal_counts(dynamodb, audit_table, days, shards).values())
             if terminal >= count:
                 break
             if time.time() > deadline:

@@ -33,7 +33,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from payctl.local.client import ApiClient, load_payments, submit_batches
-from payctl.local.measure import TERMINAL_STATUSES, counters_over, percentile, terminal_counts, timestamp
+from payctl.local.measure import (
+    TERMINAL_STATUSES,
+    audit_shards,
+    counters_over,
+    percentile,
+    terminal_counts,
+    timestamp,
+)
 from payctl.local.ops import queue_depth
 from payctl.local.pollers import LONG_POLL_SECONDS
 
@@ -61,7 +68,7 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
     console.print(f"[bold]Starting the local stack[/] (template.yaml on moto, parameters {DEMO_PARAMETERS})")
     with LocalStack(ROOT / "template.yaml", DEMO_PARAMETERS, api_port=0, serve_moto=False) as local:
         outputs = local.outputs
-        shards = int(local.stack.functions["ValidationFunction"].env.get("AUDIT_SHARDS", "16"))
+        shards = audit_shards(local.stack)
         sqs = boto3.client("sqs", region_name=local.region)
         dynamodb = boto3.client("dynamodb", region_name=local.region)
         console.print(f"API {local.api_url}  (key id {local.api_key_id})")

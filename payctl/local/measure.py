@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from payctl.local.ops import DEFAULT_AUDIT_SHARDS, audit_counters
+
+if TYPE_CHECKING:
+    from payctl.runtime.stack import Stack
 
 # The audit action the settlement step writes when a payment reaches each terminal status.
 TERMINAL_ACTIONS = {"payment.settled": "SETTLED", "payment.declined": "DECLINED", "payment.failed": "FAILED"}
@@ -19,9 +22,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def counters_over(
-    dynamodb: Any, audit_table: str, days: Iterable[str], shards: int = DEFAULT_AUDIT_SHARDS
-) -> Counter[str]:
+def audit_shards(stack: Stack) -> int:
+    """The deployed shard count (the AuditShards parameter, as the functions see it)."""
+    return int(stack.functions["ValidationFunction"].env.get("AUDIT_SHARDS", DEFAULT_AUDIT_SHARDS))
+
+
+def counters_over(dynamodb: Any, audit_table: str, days: Iterable[str], shards: int) -> Counter[str]:
     """The audit counters by action, summed over the given days (a run can cross midnight UTC)."""
     totals: Counter[str] = Counter()
     for day in sorted(days):
@@ -29,9 +35,7 @@ def counters_over(
     return totals
 
 
-def terminal_counts(
-    dynamodb: Any, audit_table: str, days: Iterable[str], shards: int = DEFAULT_AUDIT_SHARDS
-) -> dict[str, int]:
+def terminal_counts(dynamodb: Any, audit_table: str, days: Iterable[str], shards: int) -> dict[str, int]:
     """Payments counted terminal by the audit table, by status."""
     totals = counters_over(dynamodb, audit_table, days, shards)
     return {status: totals.get(action, 0) for action, status in TERMINAL_ACTIONS.items()}
