@@ -14,7 +14,6 @@ from botocore.config import Config
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
-_resources: dict[str, Any] = {}
 
 # The SDK's own retries absorb throttling; Lambda's timeout bounds the total.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
@@ -28,20 +27,3 @@ def client(service: str) -> Any:
             if found is None:
                 found = _clients[service] = boto3.session.Session().client(service, config=_CONFIG)
     return found
-
-
-def dynamodb_resource() -> Any:
-    found = _resources.get("dynamodb")
-    if found is None:
-        with _lock:
-            found = _resources.get("dynamodb")
-            if found is None:
-                found = _resources["dynamodb"] = boto3.session.Session().resource("dynamodb", config=_CONFIG)
-    return found
-
-
-def reset_clients() -> None:
-    """Forget cached clients (tests that switch endpoints or credentials)."""
-    with _lock:
-        _clients.clear()
-        _resources.clear()

@@ -65,13 +65,6 @@ class NotFound(PaymentsError):
     http_status = 404
 
 
-class PayloadConflict(PaymentsError):
-    """The same transaction id arrived with a different payload (a key reused after its window)."""
-
-    code = "payload_conflict"
-    http_status = 409
-
-
 class StatusTransitionRejected(PaymentsError):
     """A write tried to move a transaction's status backwards or out of a final state."""
 

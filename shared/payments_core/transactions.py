@@ -18,7 +18,6 @@ from payments_core.dynamo import DynamoTable, deserialize, serialize
 from payments_core.errors import DependencyError, TransactionNotFound
 from payments_core.models import Status
 
-OPEN_STATUSES: Final[tuple[Status, Status]] = (Status.RECEIVED, Status.FAILED)
 CONDITION_FAILED: Final[str] = "ConditionalCheckFailedException"
 
 _OPEN_GUARD = "#status IN (:received, :failed)"
