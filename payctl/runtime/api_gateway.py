@@ -12,7 +12,7 @@ backend. moto still does not *serve* AWS_PROXY integrations; ``payctl.local`` do
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from payctl.runtime._patching import Patcher
 
@@ -70,46 +70,45 @@ class _Resource:
         """Local stacks are torn down with the moto session; nothing to release one by one."""
 
 
-class _RestApi:
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::RestApi"
+def _create_rest_api(
+    cls: Any,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **_: Any,
+) -> Any:
+    properties = cloudformation_json["Properties"]
+    body = properties.get("Body")
+    name = properties.get("Name") or (body or {}).get("info", {}).get("title") or resource_name
+    backend = _backend(account_id, region_name)
+    api = backend.create_rest_api(
+        name=name,
+        description=properties.get("Description", ""),
+        endpoint_configuration=properties.get("EndpointConfiguration"),
+    )
+    if body:
+        _import_body(backend, api.id, body)
+    return api
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "RestApi"
+
+class _Model:
+    """The part of moto's CloudFormation model protocol these resources need.
+
+    ``CFN_TYPE`` and ``NAME_PROPERTY`` answer ``cloudformation_type()`` and
+    ``cloudformation_name_type()``; a subclass creates its resource in ``create``.
+    """
+
+    CFN_TYPE: ClassVar[str]
+    NAME_PROPERTY: ClassVar[str]
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> Any:
-        properties = cloudformation_json["Properties"]
-        body = properties.get("Body")
-        name = properties.get("Name") or (body or {}).get("info", {}).get("title") or resource_name
-        backend = _backend(account_id, region_name)
-        api = backend.create_rest_api(
-            name=name,
-            description=properties.get("Description", ""),
-            endpoint_configuration=properties.get("EndpointConfiguration"),
-        )
-        if body:
-            _import_body(backend, api.id, body)
-        return api
+    def cloudformation_type(cls) -> str:
+        return cls.CFN_TYPE
 
-
-class _Stage:
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::Stage"
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "StageName"
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
 
     @classmethod
     def create_from_cloudformation_json(
@@ -120,8 +119,20 @@ class _Stage:
         region_name: str,
         **_: Any,
     ) -> _Resource:
-        properties = cloudformation_json["Properties"]
-        stage = _backend(account_id, region_name).create_stage(
+        return cls.create(_backend(account_id, region_name), resource_name, cloudformation_json["Properties"])
+
+    @staticmethod
+    def create(backend: Any, resource_name: str, properties: dict[str, Any]) -> _Resource:
+        raise NotImplementedError
+
+
+class _Stage(_Model):
+    CFN_TYPE = "AWS::ApiGateway::Stage"
+    NAME_PROPERTY = "StageName"
+
+    @staticmethod
+    def create(backend: Any, resource_name: str, properties: dict[str, Any]) -> _Resource:
+        stage = backend.create_stage(
             function_id=properties["RestApiId"],
             stage_name=properties["StageName"],
             deploymentId=properties["DeploymentId"],
@@ -133,25 +144,12 @@ class _Stage:
         return _Resource(stage.name, stage)
 
 
-class _ApiKey:
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::ApiKey"
+class _ApiKey(_Model):
+    CFN_TYPE = "AWS::ApiGateway::ApiKey"
+    NAME_PROPERTY = "Name"
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> _Resource:
-        properties = cloudformation_json["Properties"]
+    def create(backend: Any, resource_name: str, properties: dict[str, Any]) -> _Resource:
         payload: dict[str, Any] = {
             "name": properties.get("Name", resource_name),
             "description": properties.get("Description"),
@@ -163,29 +161,16 @@ class _ApiKey:
         }
         if properties.get("Value"):
             payload["value"] = properties["Value"]
-        key = _backend(account_id, region_name).create_api_key(payload)
+        key = backend.create_api_key(payload)
         return _Resource(key.id, key)
 
 
-class _UsagePlan:
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::UsagePlan"
+class _UsagePlan(_Model):
+    CFN_TYPE = "AWS::ApiGateway::UsagePlan"
+    NAME_PROPERTY = "UsagePlanName"
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return "UsagePlanName"
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> _Resource:
-        properties = cloudformation_json["Properties"]
+    def create(backend: Any, resource_name: str, properties: dict[str, Any]) -> _Resource:
         payload: dict[str, Any] = {
             "name": properties.get("UsagePlanName", resource_name),
             "description": properties.get("Description"),
@@ -205,30 +190,17 @@ class _UsagePlan:
             payload["quota"] = {"limit": quota.get("Limit"), "period": quota.get("Period")}
             if "Offset" in quota:
                 payload["quota"]["offset"] = quota["Offset"]
-        plan = _backend(account_id, region_name).create_usage_plan(payload)
+        plan = backend.create_usage_plan(payload)
         return _Resource(plan.id, plan)
 
 
-class _UsagePlanKey:
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGateway::UsagePlanKey"
+class _UsagePlanKey(_Model):
+    CFN_TYPE = "AWS::ApiGateway::UsagePlanKey"
+    NAME_PROPERTY = "UsagePlanKey"
 
     @staticmethod
-    def cloudformation_name_type() -> str:
-        return "UsagePlanKey"
-
-    @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> _Resource:
-        properties = cloudformation_json["Properties"]
-        key = _backend(account_id, region_name).create_usage_plan_key(
+    def create(backend: Any, resource_name: str, properties: dict[str, Any]) -> _Resource:
+        key = backend.create_usage_plan_key(
             properties["UsagePlanId"], {"keyId": properties["KeyId"], "keyType": properties["KeyType"]}
         )
         return _Resource(f"{properties['UsagePlanId']}:{key.id}", key)
@@ -244,12 +216,7 @@ def install(patcher: Patcher) -> None:
     # Without a physical id, ``!Ref`` of a Deployment resolves to the Python object.
     patcher.setattr(Deployment, "physical_resource_id", property(lambda self: self.id), gap=GAP, create=True)
 
-    patcher.setattr(
-        RestAPI,
-        "create_from_cloudformation_json",
-        classmethod(_RestApi.create_from_cloudformation_json.__func__),  # type: ignore[attr-defined]
-        gap=GAP,
-    )
+    patcher.setattr(RestAPI, "create_from_cloudformation_json", classmethod(_create_rest_api), gap=GAP)
     original_map = parsing.get_model_map
 
     def get_model_map() -> dict[str, Any]:
