@@ -30,10 +30,6 @@ class Connection:
     environment: dict[str, str] = field(default_factory=dict)
 
     @property
-    def is_local(self) -> bool:
-        return self.endpoint_url is not None
-
-    @property
     def api_url(self) -> str:
         return self.outputs["ApiUrl"].rstrip("/")
 
