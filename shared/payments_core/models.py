@@ -95,7 +95,7 @@ class PaymentMessage(BaseModel):
     payment: Payment
 
 
-# The checks read the workflow payload leniently on purpose: a payment that breaks a business rule
+# The workflow steps read their payload leniently on purpose: a payment that breaks a business rule
 # must be failed or scored with a reason, not crash its branch with a parsing error.
 LENIENT = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 

@@ -11,9 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter
 
-from payments_core.models import Payment
-
-_INPUT = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+from payments_core.models import LENIENT, Payment
 
 TransactionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
@@ -21,7 +19,7 @@ TransactionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 class CheckOutcome(BaseModel):
     """One parallel branch's result, or the ``{"outcome": "ERROR", ...}`` its Catch produced."""
 
-    model_config = _INPUT
+    model_config = LENIENT
 
     outcome: str
     reasons: list[str] = Field(default_factory=list)
@@ -32,14 +30,14 @@ class CheckOutcome(BaseModel):
 
 
 class Checks(BaseModel):
-    model_config = _INPUT
+    model_config = LENIENT
 
     validation: CheckOutcome | None = None
     fraud: CheckOutcome | None = None
 
 
 class SettleRequest(BaseModel):
-    model_config = _INPUT
+    model_config = LENIENT
 
     action: Literal["settle"]
     transaction_id: TransactionId
@@ -49,7 +47,7 @@ class SettleRequest(BaseModel):
 
 
 class DeclineRequest(BaseModel):
-    model_config = _INPUT
+    model_config = LENIENT
 
     action: Literal["decline"]
     transaction_id: TransactionId
@@ -57,7 +55,7 @@ class DeclineRequest(BaseModel):
 
 
 class FailRequest(BaseModel):
-    model_config = _INPUT
+    model_config = LENIENT
 
     action: Literal["fail"]
     transaction_id: TransactionId
