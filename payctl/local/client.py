@@ -147,7 +147,7 @@ def submit_batches(
         response = None
         for attempt in range(max_attempts):
             response = client.post("/payments/batch", {"payments": chunk})
-            if response.status not in _RETRYABLE:
+            if response.status not in _RETRYABLE or attempt == max_attempts - 1:
                 break
             sleep(min(8.0, 0.25 * 2**attempt))
         assert response is not None
