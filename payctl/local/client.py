@@ -112,10 +112,6 @@ class SubmitSummary:
     results: list[dict[str, Any]] = field(default_factory=list)
     failed_chunks: list[dict[str, Any]] = field(default_factory=list)
 
-    @property
-    def submitted(self) -> int:
-        return self.accepted + self.replayed + self.rejected
-
 
 def load_payments(document: Any) -> list[dict[str, Any]]:
     """A batch file is ``{"payments": [...]}`` (the API's own body) or a bare list of payments."""
