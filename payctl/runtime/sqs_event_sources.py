@@ -27,6 +27,8 @@ from payctl.runtime._patching import Patcher
 GAP = "moto SQS triggers Lambda inside SendMessage and deletes stubbed batches"
 
 _SQS_MAX_RECEIVE = 10
+# One attempt per Invoke: SDK retries would hide injected service faults from the caller.
+NO_RETRIES = Config(retries={"total_max_attempts": 1})
 _POLL_PAUSE_SECONDS = 0.05
 
 
@@ -154,15 +156,15 @@ class EventSourcePoller:
         region: str,
         *,
         visibility_timeout_on_failure: int | None = None,
+        sqs: Any = None,
+        lambda_client: Any = None,
     ) -> None:
         self.source = source
         self.region = region
         self.visibility_timeout_on_failure = visibility_timeout_on_failure
-        self._sqs = boto3.client("sqs", region_name=region)
-        # The poller makes exactly one Invoke per batch; SDK retries would hide service faults.
-        self._lambda = boto3.client(
-            "lambda", region_name=region, config=Config(retries={"total_max_attempts": 1})
-        )
+        self._sqs = sqs or boto3.client("sqs", region_name=region)
+        # The poller makes exactly one Invoke per batch, so the client must not retry.
+        self._lambda = lambda_client or boto3.client("lambda", region_name=region, config=NO_RETRIES)
 
     def _receive(self, max_wait_seconds: float) -> list[dict[str, Any]]:
         window = min(self.source.maximum_batching_window_seconds, max_wait_seconds)
@@ -266,10 +268,15 @@ class EventSourcePoller:
 
 
 def event_sources_for_function(
-    function_name: str, function_logical_id: str | None, region: str
+    function_name: str,
+    function_logical_id: str | None,
+    region: str,
+    *,
+    lambda_client: Any = None,
+    sqs: Any = None,
 ) -> list[EventSource]:
-    lambda_client = boto3.client("lambda", region_name=region)
-    sqs = boto3.client("sqs", region_name=region)
+    lambda_client = lambda_client or boto3.client("lambda", region_name=region)
+    sqs = sqs or boto3.client("sqs", region_name=region)
     sources = []
     for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)[
         "EventSourceMappings"

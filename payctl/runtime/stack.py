@@ -6,17 +6,18 @@ import json
 import logging
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
 
 from payctl.runtime import _state, lambda_faults
 from payctl.runtime.execution_names import require_name
 from payctl.runtime.lambda_dispatch import cold_start
 from payctl.runtime.sam_translate import ArtifactStager, stage_local_artifacts, translate
 from payctl.runtime.sqs_event_sources import (
+    NO_RETRIES,
     EventSource,
     EventSourcePoller,
     PollResult,
@@ -28,8 +29,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STACK_NAME = "payments-local"
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-# One attempt per call: retries would hide injected service faults from the caller.
-_NO_RETRIES = Config(retries={"total_max_attempts": 1})
 
 
 class DeployFailed(RuntimeError):
@@ -97,8 +96,12 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.lambda_faults = StackLambdaFaults(self)
-        self._lambda = boto3.client("lambda", region_name=self.region, config=_NO_RETRIES)
-        self._sfn = boto3.client("stepfunctions", region_name=self.region, config=_NO_RETRIES)
+        self._lambda = boto3.client("lambda", region_name=self.region, config=NO_RETRIES)
+        self._sfn = boto3.client("stepfunctions", region_name=self.region, config=NO_RETRIES)
+
+    @cached_property
+    def _sqs(self) -> Any:
+        return boto3.client("sqs", region_name=self.region)
 
     def function_name(self, logical_id_or_name: str) -> str:
         info = self.functions.get(logical_id_or_name)
@@ -142,7 +145,11 @@ class Stack:
             raise KeyError(f"{function_logical_id!r} has no SQS event source in stack {self.name}")
         return [
             EventSourcePoller(
-                source, self.region, visibility_timeout_on_failure=visibility_timeout_on_failure
+                source,
+                self.region,
+                visibility_timeout_on_failure=visibility_timeout_on_failure,
+                sqs=self._sqs,
+                lambda_client=self._lambda,
             )
             for source in sources
         ]
@@ -295,8 +302,13 @@ def _create_stack(
     assert state.function_envs is not None
     state.function_envs.check_all(environments)
 
+    sqs = boto3.client("sqs", region_name=state.region)
     event_sources = {
-        logical_id: tuple(event_sources_for_function(info.name, logical_id, state.region))
+        logical_id: tuple(
+            event_sources_for_function(
+                info.name, logical_id, state.region, lambda_client=lambda_client, sqs=sqs
+            )
+        )
         for logical_id, info in functions.items()
     }
     event_sources = {logical_id: sources for logical_id, sources in event_sources.items() if sources}
