@@ -249,15 +249,17 @@ def _received_at(item: Mapping[str, Any], request: SettleRequest) -> str:
     return str(received)
 
 
-def _settlement_view(record: Mapping[str, Any]) -> dict[str, Any]:
-    currency = record["currency"]
+# The settlement record's fields that the transaction item and the step's result carry.
+SETTLEMENT_FIELDS: Final = ("amount", "currency", "fee", "net", "settled_at", "archive_key")
+_AMOUNT_FIELDS: Final = frozenset({"amount", "fee", "net"})
+
+
+def _settlement_view(settlement: Mapping[str, Any]) -> dict[str, Any]:
+    """The settlement with its amounts as the currency's canonical strings."""
+    currency = settlement["currency"]
     return {
-        "amount": format_amount(record["amount"], currency),
-        "currency": currency,
-        "fee": format_amount(record["fee"], currency),
-        "net": format_amount(record["net"], currency),
-        "settled_at": record["settled_at"],
-        "archive_key": record["archive_key"],
+        name: format_amount(value, currency) if name in _AMOUNT_FIELDS else value
+        for name, value in settlement.items()
     }
 
 
@@ -294,20 +296,13 @@ def settle(request: SettleRequest, deps: Dependencies) -> Outcome:
     deps.archive.put_once(
         record["archive_key"], archive_document(transaction_id, payment, record, request.checks, received_at)
     )
-    settlement = {
-        "amount": record["amount"],
-        "currency": record["currency"],
-        "fee": record["fee"],
-        "net": record["net"],
-        "settled_at": record["settled_at"],
-        "archive_key": record["archive_key"],
-    }
+    settlement = {name: record[name] for name in SETTLEMENT_FIELDS}
     write = deps.transactions.transition(transaction_id, Status.SETTLED, {"settlement": settlement}, now)
     if not write.applied and write.status != Status.SETTLED:
         raise StatusTransitionRejected(
             f"transaction {transaction_id} is {write.status} and cannot be settled"
         )
-    view = _settlement_view(record)
+    view = _settlement_view(settlement)
     first_time = deps.audit.append(
         AuditEvent(
             transaction_id=transaction_id,
