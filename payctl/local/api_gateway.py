@@ -15,9 +15,10 @@ import errno
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -446,6 +447,17 @@ class PortInUse(OSError):
     """The port asked for is already bound by another process."""
 
 
+@contextmanager
+def port_in_use_as(what: str, host: str, port: int) -> Iterator[None]:
+    """Turn a failed bind on a taken port into :class:`PortInUse`, naming which port it was."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(exc.errno, f"{what} port {host}:{port} is already in use") from exc
+        raise
+
+
 class ApiHttpServer(ThreadingHTTPServer):
     daemon_threads = True
     # Clients of a bursty batch submit open many connections at once.
@@ -453,12 +465,8 @@ class ApiHttpServer(ThreadingHTTPServer):
 
     def __init__(self, front: ApiFront, host: str = "127.0.0.1", port: int = 3000) -> None:
         self.front = front
-        try:
+        with port_in_use_as("API", host, port):
             super().__init__((host, port), _Handler)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(exc.errno, f"API port {host}:{port} is already in use") from exc
-            raise
         self._thread: threading.Thread | None = None
 
     @property

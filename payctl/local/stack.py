@@ -8,7 +8,6 @@ template's routes, and the SQS pollers for the stack's event sources.
 
 from __future__ import annotations
 
-import errno
 import importlib
 import logging
 import socket
@@ -26,9 +25,9 @@ from payctl.local.api_gateway import (
     ApiFront,
     ApiHttpServer,
     HttpRequest,
-    PortInUse,
     build_proxy_event,
     map_proxy_response,
+    port_in_use_as,
 )
 from payctl.local.api_keys import ApiGatewayKeyStore
 from payctl.local.pollers import PollerGroup, SqsPoller
@@ -48,13 +47,8 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
     """Fail before the (slow) deploy when a port is already taken, with a message that says which."""
     if port == 0:
         return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(exc.errno, f"{what} port {host}:{port} is already in use") from exc
-            raise
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe, port_in_use_as(what, host, port):
+        probe.bind((host, port))
 
 
 class MotoServer:
@@ -75,12 +69,8 @@ class MotoServer:
 
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
+            with port_in_use_as("moto", host, port):
                 listener.bind((host, port))
-            except OSError as exc:
-                if exc.errno == errno.EADDRINUSE:
-                    raise PortInUse(exc.errno, f"moto port {host}:{port} is already in use") from exc
-                raise
             listener.listen(128)
             app = DomainDispatcherApplication(create_backend_app)
             # werkzeug duplicates the descriptor, so this socket object can be closed afterwards.
