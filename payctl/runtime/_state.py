@@ -21,6 +21,16 @@ class EnvironmentConflict(RuntimeError):
     """Two functions need different values for one environment variable in the shared process."""
 
 
+def _conflict(
+    name: str, current: str, owners: str | list[str], value: str, function_name: str
+) -> EnvironmentConflict:
+    return EnvironmentConflict(
+        f"environment variable {name} is {current!r} for {owners} but {value!r} for "
+        f"{function_name}; functions share one process locally, so a variable must have the same "
+        "value for every function"
+    )
+
+
 class EnvironmentScope:
     """Sets and unsets ``os.environ`` entries and restores the previous values on close."""
 
@@ -70,11 +80,7 @@ class FunctionEnvironments:
                 current, owners = claimed
                 others = owners - {function_name}
                 if current != value and others:
-                    raise EnvironmentConflict(
-                        f"environment variable {name} is {current!r} for {sorted(others)} but "
-                        f"{value!r} for {function_name}; functions share one process locally, so a "
-                        "variable must have the same value for every function"
-                    )
+                    raise _conflict(name, current, sorted(others), value, function_name)
             for name, (_, owners) in list(self._claims.items()):
                 if function_name in owners and name not in wanted:
                     owners.discard(function_name)
@@ -94,11 +100,7 @@ class FunctionEnvironments:
             for name, raw in (variables or {}).items():
                 value = str(raw)
                 if name in seen and seen[name][0] != value and seen[name][1] != function_name:
-                    raise EnvironmentConflict(
-                        f"environment variable {name} is {seen[name][0]!r} for {seen[name][1]} but "
-                        f"{value!r} for {function_name}; functions share one process locally, so a "
-                        "variable must have the same value for every function"
-                    )
+                    raise _conflict(name, seen[name][0], seen[name][1], value, function_name)
                 seen.setdefault(name, (value, function_name))
         for function_name, variables in functions.items():
             self.claim(function_name, variables)
