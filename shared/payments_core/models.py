@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from payments_core.money import format_amount, minor_units, parse_amount
+from payments_core.money import format_amount, parse_amount
 
 
 class Status(StrEnum):
@@ -69,7 +69,6 @@ class Payment(BaseModel):
     @classmethod
     def _exact_amount(cls, data: Any) -> Any:
         if isinstance(data, dict) and "amount" in data and isinstance(data.get("currency"), str):
-            minor_units(data["currency"])
             data = {**data, "amount": parse_amount(data["amount"], data["currency"])}
         return data
 
