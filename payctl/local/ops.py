@@ -124,6 +124,19 @@ def _transaction_id(message: dict[str, Any]) -> str | None:
     return str(found) if found else None
 
 
+def make_visible(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Make received messages visible again at once (ten per call, SQS's batch limit)."""
+    for start in range(0, len(messages), 10):
+        chunk = messages[start : start + 10]
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                for i, m in enumerate(chunk)
+            ],
+        )
+
+
 def list_dlq(sqs: Any, dlq_url: str, limit: int = 100) -> list[DlqMessage]:
     """Read up to ``limit`` DLQ messages without consuming them.
 
@@ -146,15 +159,7 @@ def list_dlq(sqs: Any, dlq_url: str, limit: int = 100) -> list[DlqMessage]:
                 break
             received.extend(batch)
     finally:
-        for start in range(0, len(received), 10):
-            chunk = received[start : start + 10]
-            sqs.change_message_visibility_batch(
-                QueueUrl=dlq_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for i, m in enumerate(chunk)
-                ],
-            )
+        make_visible(sqs, dlq_url, received)
     messages = []
     for message in received:
         attributes = message.get("Attributes") or {}

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from payctl.local.ops import make_visible
 from payctl.runtime.sqs_event_sources import EventSource, EventSourcePoller, PollResult
 
 logger = logging.getLogger(__name__)
@@ -106,21 +107,10 @@ class _LongPollingEventSourcePoller(EventSourcePoller):
             elif not messages:
                 self._stop.wait(min(0.05, max(0.0, window_end - self._clock())))
         if self._stop.is_set() and batch:
-            self._release(batch)
+            # Gathered but never invoked (shutdown): another consumer may take them at once.
+            make_visible(self._sqs, self.source.queue_url, batch)
             return []
         return batch
-
-    def _release(self, batch: list[dict[str, Any]]) -> None:
-        """Gathered but never invoked (shutdown): make the messages visible again at once."""
-        for start in range(0, len(batch), RECEIVE_MAX):
-            chunk = batch[start : start + RECEIVE_MAX]
-            self._sqs.change_message_visibility_batch(
-                QueueUrl=self.source.queue_url,
-                Entries=[
-                    {"Id": str(index), "ReceiptHandle": message["ReceiptHandle"], "VisibilityTimeout": 0}
-                    for index, message in enumerate(chunk)
-                ],
-            )
 
 
 class SqsPoller:
