@@ -170,12 +170,10 @@ def run_handler(fn: Any, qualifier: str | None, event: Any) -> tuple[bytes, bool
     """Run the real handler for moto function ``fn``. Returns (payload, errored)."""
     state = _state.current()
     local = _local_function(fn)
+    # Registering the function and its layers' sources already made their directories importable.
     for layer in fn.layers or []:
-        layer_dir = state.layer_dirs.get(layer["Arn"])
-        if layer_dir is None:
+        if layer["Arn"] not in state.layer_dirs:
             raise LocalCodeUnavailable(f"{fn.function_name}: layer {layer['Arn']} has no local source")
-        state.import_roots.add(layer_dir)
-    state.import_roots.add(local.code_dir)
     assert state.function_envs is not None
     state.function_envs.claim(fn.function_name, fn.environment_vars)
 
