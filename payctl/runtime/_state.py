@@ -146,7 +146,6 @@ class RuntimeState:
     account_id: str
     env_scope: EnvironmentScope
     import_roots: ImportRoots
-    speedups: bool = True
     artifacts: dict[tuple[str, str], Path] = field(default_factory=dict)
     layer_dirs: dict[str, Path] = field(default_factory=dict)
     functions: dict[str, LocalFunction] = field(default_factory=dict)

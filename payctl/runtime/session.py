@@ -90,7 +90,6 @@ def set_speedups(enabled: bool) -> None:
             patcher.undo_all()
             state.extras.pop("speedups_patcher")
             state.extras.pop("speedups_caches", None)
-        state.speedups = enabled
 
 
 @contextmanager
@@ -110,7 +109,6 @@ def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iter
         account_id=DEFAULT_ACCOUNT_ID,
         env_scope=scope,
         import_roots=_state.ImportRoots(),
-        speedups=False,
     )
     _state.activate(state)
     patcher = Patcher()
