@@ -33,12 +33,6 @@ GAP = "moto ASL interpreter re-parses JSONPath and builds a boto3 client per tas
 _PARSE_CACHE_SIZE = 4096
 
 
-def _cached(parse: Any) -> Any:
-    cached = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(parse)
-    cached.__wrapped_parse__ = parse  # type: ignore[attr-defined]
-    return cached
-
-
 class ClientCache:
     def __init__(self, factory: Any) -> None:
         self._factory = factory
@@ -103,8 +97,8 @@ def install(patcher: Patcher) -> dict[str, Any]:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
-    json_path_parse = _cached(json_path.parse)
-    result_path_parse = _cached(result_path.parse)
+    json_path_parse = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(json_path.parse)
+    result_path_parse = functools.lru_cache(maxsize=_PARSE_CACHE_SIZE)(result_path.parse)
     patcher.setattr(json_path, "parse", json_path_parse, gap=GAP)
     patcher.setattr(result_path, "parse", result_path_parse, gap=GAP)
 
