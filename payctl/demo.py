@@ -91,8 +91,8 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
             r["transaction_id"] for r in summary.results if r["status"] in ("accepted", "replayed")
         }
         console.print(
-            f"submitted {len(payments)} items: {summary.accepted} accepted "
-            f"({summary.replayed} of them replays of an earlier item), "
+            f"submitted {len(payments)} items: {summary.accepted} accepted, "
+            f"{summary.replayed} replayed (same key and body as an earlier item), "
             f"{summary.rejected} rejected by the API; "
             f"{len(accepted_ids)} distinct payments to process"
         )
