@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from payctl.local.measure import TERMINAL_ACTIONS, counters_over, terminal_counts
 from payctl.local.ops import audit_counters, counts_by_status, list_dlq, queue_depth
 
 REGION = "us-east-1"
@@ -90,3 +91,37 @@ def test_counters_sum_over_shards_and_statuses_are_counted(aws):
     statuses = counts_by_status(dynamodb, table)
     assert statuses["SETTLED"] == 2 and statuses["DECLINED"] == 1
     dynamodb.delete_table(TableName=table)
+
+
+def test_terminal_counts_batch_read_every_shard_day_and_terminal_action(aws):
+    dynamodb = aws("dynamodb")
+    table = f"audit-{uuid.uuid4().hex[:10]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    written = {
+        ("2026-03-01", 0, "payment.settled"): 2,
+        ("2026-03-01", 15, "payment.settled"): 3,
+        ("2026-03-01", 9, "payment.declined"): 4,
+        ("2026-03-02", 3, "payment.failed"): 1,
+        ("2026-03-02", 3, "payment.received"): 50,  # not terminal
+        ("2026-03-03", 1, "payment.settled"): 70,  # a day not asked for
+    }
+    for (day, shard, action), count in written.items():
+        dynamodb.put_item(
+            TableName=table,
+            Item={"pk": {"S": f"counter#{day}#{shard:02d}"}, "sk": {"S": action}, "count": {"N": str(count)}},
+        )
+
+    # 2 days x 16 shards x 3 actions = 96 keys, one BatchGetItem; 40 shards make 240 keys, three calls.
+    counts = terminal_counts(dynamodb, table, {"2026-03-01", "2026-03-02"}, 16)
+    assert counts == {"SETTLED": 5, "DECLINED": 4, "FAILED": 1}
+    assert terminal_counts(dynamodb, table, {"2026-03-01", "2026-03-02"}, 40) == counts
+    totals = counters_over(dynamodb, table, {"2026-03-01", "2026-03-02"}, 16)
+    assert {TERMINAL_ACTIONS[a]: totals[a] for a in TERMINAL_ACTIONS} == counts
