@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import pickle
 import threading
 from typing import Any
 
@@ -154,6 +155,36 @@ def _query_from_candidates(original: Any) -> Any:
     return query
 
 
+_EXPRESSION_CACHE_SIZE = 1024
+
+
+def _pickled_copy(value: Any) -> Any:
+    return pickle.loads(pickle.dumps(value, pickle.HIGHEST_PROTOCOL))
+
+
+def tree_copy(value: Any) -> Any:
+    """``deepcopy`` for the validator: expression trees by pickle, anything else by ``deepcopy``."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if isinstance(value, Node):
+        return _pickled_copy(value)
+    return copy.deepcopy(value)
+
+
+def cached_update_expression_parser(original_make: Any) -> Any:
+    """``UpdateExpressionParser.make`` that parses each expression text once (errors are not kept)."""
+
+    @functools.lru_cache(maxsize=_EXPRESSION_CACHE_SIZE)
+    def pickled_tree(expression: str) -> bytes:
+        return pickle.dumps(original_make(expression), pickle.HIGHEST_PROTOCOL)
+
+    def make(cls: Any, expression_str: str) -> Any:
+        return pickle.loads(pickled_tree(expression_str))
+
+    make.cache_info = pickled_tree.cache_info  # type: ignore[attr-defined]
+    return classmethod(make)
+
+
 def install(patcher: Patcher) -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.responses import DynamoHandler
@@ -171,7 +202,18 @@ def install(patcher: Patcher) -> None:
 
 
 def install_speedups(patcher: Patcher) -> None:
-    """The query change is speed only (same answers), so it switches with the other speed-ups."""
+    """The query and expression changes are speed only (same answers), so they switch with the others."""
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
     patcher.wrap(Table, "query", _query_from_candidates, gap=GAP)
+    patcher.setattr(
+        UpdateExpressionParser,
+        "make",
+        cached_update_expression_parser(UpdateExpressionParser.make),
+        gap=GAP,
+    )
+    if validators.deepcopy is not copy.deepcopy:
+        raise RuntimeError("moto's DynamoDB validators no longer copy with copy.deepcopy; re-check this shim")
+    patcher.setattr(validators, "deepcopy", tree_copy, gap=GAP)

@@ -276,3 +276,159 @@ def test_sqs_retention_check_gives_stock_answers_without_building_queue_attribut
 
     assert sorted(int(m["Body"]) for m in received) == list(range(10))
     assert built == []
+
+
+UPDATES = [
+    ("SET #s = :s, updated_at = :u", {"#s": "status"}, {":s": {"S": "SETTLED"}, ":u": {"S": "2026-01-01"}}),
+    (
+        "ADD #count :one SET #day = :day",
+        {"#count": "count", "#day": "day"},
+        {":one": {"N": "1"}, ":day": {"S": "d"}},
+    ),
+    (
+        "SET tags = list_append(if_not_exists(tags, :empty), :tag)",
+        None,
+        {":empty": {"L": []}, ":tag": {"L": [{"S": "x"}]}},
+    ),
+    ("SET n = if_not_exists(n, :zero) + :two REMOVE gone", None, {":zero": {"N": "0"}, ":two": {"N": "2"}}),
+    ("SET m.#in = :v, #s = :s", {"#s": "status", "#in": "inner"}, {":v": {"N": "3.50"}, ":s": {"S": "NEW"}}),
+]
+
+
+def _apply_updates(client, table):
+    """Each update twice on two items (so a cached tree is reused, and reused after a mutation)."""
+    outcomes = []
+    client.put_item(TableName=table, Item={"pk": {"S": "a"}, "gone": {"S": "x"}, "m": {"M": {}}})
+    client.put_item(TableName=table, Item={"pk": {"S": "b"}, "m": {"M": {"inner": {"N": "1"}}}})
+    for _ in range(2):
+        for key in ("a", "b"):
+            for expression, names, values in UPDATES:
+                kwargs = {"ExpressionAttributeNames": names} if names else {}
+                response = client.update_item(
+                    TableName=table,
+                    Key={"pk": {"S": key}},
+                    UpdateExpression=expression,
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                    **kwargs,
+                )
+                outcomes.append(response["Attributes"])
+    with pytest.raises(client.exceptions.ClientError, match="Invalid UpdateExpression"):
+        client.update_item(TableName=table, Key={"pk": {"S": "a"}}, UpdateExpression="SET = :x")
+    return outcomes
+
+
+def test_update_expressions_give_stock_results_with_the_parse_cache(dynamodb):
+    """The same updates, applied to fresh tables with and without the speed-ups, leave the same
+    items; a reused parse tree is never one a previous update rewrote."""
+    client, _ = dynamodb
+    stock_table, fast_table = (f"u-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    for table in (stock_table, fast_table):
+        client.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    stock = _apply_updates(client, stock_table)
+
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    patcher = Patcher()
+    dynamodb_shim.install_speedups(patcher)
+    try:
+        assert validators.deepcopy is dynamodb_shim.tree_copy
+        fast = _apply_updates(client, fast_table)
+        info = UpdateExpressionParser.make.cache_info()
+    finally:
+        patcher.undo_all()
+
+    assert fast == stock
+    assert info.misses == len(UPDATES) + 1  # one parse per distinct text (and the invalid one)
+    assert info.hits >= 3 * len(UPDATES)
+    import copy
+
+    assert validators.deepcopy is copy.deepcopy
+    assert not hasattr(UpdateExpressionParser.make, "cache_info")
+
+
+def _shape(node):
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    if not isinstance(node, Node):
+        return node
+    return type(node).__name__, [_shape(child) for child in node.children or []]
+
+
+def test_tree_copy_is_a_deep_copy():
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    tree = UpdateExpressionParser.make("SET a = :x, b.c = list_append(b.c, :y) REMOVE d")
+    copied = dynamodb_shim.tree_copy(tree)
+    assert _shape(copied) == _shape(tree)
+    assert copied is not tree and copied.children[0] is not tree.children[0]
+    value = DynamoType({"L": [{"S": "x"}]})
+    copied_value = dynamodb_shim.tree_copy(value)
+    assert copied_value == value and copied_value.value is not value.value
+
+
+def _send_everything(sqs):
+    """Sends to a standard queue, a FIFO queue with content-based deduplication and one without."""
+    standard = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    deduplicated = sqs.create_queue(
+        QueueName="dedup.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    explicit = sqs.create_queue(QueueName="explicit.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    sqs.send_message_batch(
+        QueueUrl=standard, Entries=[{"Id": str(i), "MessageBody": str(i)} for i in range(4)]
+    )
+    for body in ["a", "a", "b"]:  # the second "a" is a duplicate
+        sqs.send_message(QueueUrl=deduplicated, MessageBody=body, MessageGroupId="g")
+    errors = []
+    try:  # neither content-based deduplication nor a deduplication id: rejected
+        sqs.send_message(QueueUrl=explicit, MessageBody="x", MessageGroupId="g")
+    except sqs.exceptions.ClientError as exc:
+        errors.append(exc.response["Error"]["Code"])
+    sqs.send_message(QueueUrl=explicit, MessageBody="y", MessageGroupId="g", MessageDeduplicationId="d1")
+    received = {}
+    for name, url in [("plain", standard), ("dedup", deduplicated), ("explicit", explicit)]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        received[name] = sorted(message["Body"] for message in messages)
+        received[f"{name}-attributes"] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+            "Attributes"
+        ]["ApproximateNumberOfMessagesNotVisible"]
+    return received, errors
+
+
+def test_sqs_send_gives_stock_answers_without_building_queue_attributes(monkeypatch):
+    """Shim 14: a send reads ContentBasedDeduplication without walking the queue's messages."""
+    from moto.sqs.models import Queue
+
+    from payctl.runtime import sqs_backend
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        stock = _send_everything(boto3.client("sqs", region_name="us-east-1"))
+    counted = []
+    real = Queue.approximate_number_of_messages_not_visible
+    monkeypatch.setattr(
+        Queue,
+        "approximate_number_of_messages_not_visible",
+        property(lambda q: counted.append(1) or real.fget(q)),
+    )
+    patcher = Patcher()
+    sqs_backend.install(patcher)
+    try:
+        with mock_aws():
+            sqs = boto3.client("sqs", region_name="us-east-1")
+            shimmed = _send_everything(sqs)
+            assert sqs_backend._sending.active is False
+    finally:
+        patcher.undo_all()
+
+    assert shimmed == stock
+    assert stock[0]["dedup"] == ["a", "b"] and stock[1] == ["InvalidParameterValue"]
+    assert len(counted) == 3  # only the three GetQueueAttributes calls walked the messages

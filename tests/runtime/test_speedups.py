@@ -87,3 +87,24 @@ def test_concurrent_executions_share_the_caches_safely(fixture_stack):
     assert sorted(json.loads(r["output"])["summary"]["greeting"] for r in responses) == sorted(
         f"hello, p{index}" for index in range(16)
     )
+
+
+def test_request_dispatch_lists_each_response_class_once(fixture_stack, moto_env):
+    """Every request still finds its handler method; the method list is built once per class."""
+    from moto.core import responses, utils
+    from moto.sqs.responses import SQSResponse
+
+    method_names = moto_env.extras["speedups_caches"]["method_names"]
+    assert responses.method_names_from_class is method_names
+    sqs = boto3.client("sqs")
+    before = method_names.cache_info()
+    for _ in range(3):
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=fixture_stack.outputs["WorkQueueUrl"], AttributeNames=["QueueArn"]
+        )["Attributes"]
+        assert attributes["QueueArn"] == fixture_stack.outputs["WorkQueueArn"]
+    after = method_names.cache_info()
+
+    assert after.hits + after.misses >= before.hits + before.misses + 3
+    assert after.misses <= before.misses + 1  # listed at most once, on the first request
+    assert method_names(SQSResponse) == utils.method_names_from_class(SQSResponse)
