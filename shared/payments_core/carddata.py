@@ -3,7 +3,8 @@
 The API accepts card *tokens* only. Anything that looks like a primary account number
 (13 to 19 digits passing the Luhn check) or a field named like a CVV/PAN is rejected before
 the payload is parsed further, and the offending value is never echoed or logged: only the
-path of the field is reported.
+path of the field is reported. Keys are inspected too; a key that looks like a PAN is reported
+as ``<card number>`` in the path, never by its text.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ _SENSITIVE_KEYS: Final[frozenset[str]] = frozenset(
 # A run of digits, optionally grouped by spaces or dashes as printed on cards; longer runs are
 # other identifiers, not PANs.
 _DIGIT_RUN = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+# How a path names a key that is itself card data.
+CARD_NUMBER_KEY: Final = "<card number>"
 
 
 def luhn_valid(digits: str) -> bool:
@@ -60,6 +63,9 @@ def looks_like_pan(text: str) -> bool:
 def _walk(value: Any, path: str) -> Iterator[str]:
     if isinstance(value, dict):
         for key, item in value.items():
+            if looks_like_pan(str(key)):
+                yield f"{path}.{CARD_NUMBER_KEY}" if path else CARD_NUMBER_KEY
+                continue
             child = f"{path}.{key}" if path else str(key)
             if str(key).lower().replace("-", "_") in _SENSITIVE_KEYS:
                 yield child

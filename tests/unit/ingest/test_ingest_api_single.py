@@ -192,8 +192,9 @@ def test_card_number_in_the_body_is_422_naming_the_field_never_the_value(
         (lambda p: p["payment_method"].update(number="4111111111111111"), "payment_method.number"),
         (lambda p: p["payment_method"].update(cvv="123"), "payment_method.cvv"),
         (lambda p: p.update(card_number="4111111111111111"), "card_number"),
+        (lambda p: p.update(metadata={"4111111111111111": "x"}), "metadata.<card number>"),
     ],
-    ids=["pan-field", "cvv-field", "top-level-pan"],
+    ids=["pan-field", "cvv-field", "top-level-pan", "pan-as-metadata-key"],
 )
 def test_card_fields_are_rejected_as_card_data_before_schema_rules(client, ports, payment, change, field):
     change(payment)

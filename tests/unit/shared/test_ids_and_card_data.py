@@ -55,6 +55,20 @@ def test_sensitive_field_names_are_reported_by_path(key):
     assert find_card_data({"payment_method": {key: "123"}}) == f"payment_method.{key}"
 
 
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        ({"metadata": {"4242 4242 4242 4242": "x"}}, "metadata.<card number>"),
+        ({"4111111111111111": {"cvv": "123"}}, "<card number>"),
+        ({"metadata": {"order": {"5555555555554444": 1}}}, "metadata.order.<card number>"),
+    ],
+)
+def test_a_card_number_used_as_a_key_is_found_and_never_echoed(document, path):
+    found = find_card_data(document)
+    assert found == path
+    assert not looks_like_pan(found)
+
+
 def test_card_number_as_json_number_is_detected_in_lists():
     assert find_card_data({"metadata": [1, 4111111111111111]}) == "metadata[1]"
 
