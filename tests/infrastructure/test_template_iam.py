@@ -12,7 +12,6 @@ Statements = Callable[[str], list[dict[str, Any]]]
 
 AUDIT_WRITES = {
     ("dynamodb:PutItem", "AuditTable"),
-    ("dynamodb:ConditionCheckItem", "AuditTable"),
     ("dynamodb:UpdateItem", "AuditTable"),
 }
 
@@ -43,7 +42,6 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         *AUDIT_WRITES,
     },
     "SettlementFunction": {
-        ("dynamodb:GetItem", "SettlementsTable"),
         ("dynamodb:PutItem", "SettlementsTable"),
         ("dynamodb:GetItem", "TransactionsTable"),
         ("dynamodb:UpdateItem", "TransactionsTable"),

@@ -7,7 +7,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from payments_core import aws
-from payments_core.dynamo import DynamoTable, serialize
+from payments_core.dynamo import DynamoTable, deserialize, serialize
 from payments_core.errors import DependencyError
 from payments_core.observability import get_tracer
 from payments_core.settings import get_settings
@@ -29,22 +29,27 @@ class SettlementLedger(DynamoTable):
     table_setting = "settlements_table"
 
     @tracer.capture_method(capture_response=False)
-    def put_once(self, record: dict[str, Any]) -> bool:
+    def put_once(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """None when this call wrote the record; the record already there when one existed.
+
+        The refused put returns the existing item with its error, so a re-run needs no read and
+        the function needs no GetItem permission on the table.
+        """
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=serialize(record),
                 ConditionExpression="attribute_not_exists(transaction_id)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == CONDITION_FAILED:
-                return False
-            raise DependencyError("settlement record write failed") from exc
-        return True
-
-    @tracer.capture_method(capture_response=False)
-    def get(self, transaction_id: str) -> dict[str, Any] | None:
-        return self._get_item({"transaction_id": transaction_id}, "settlement record read")
+            if exc.response["Error"]["Code"] != CONDITION_FAILED:
+                raise DependencyError("settlement record write failed") from exc
+            earlier = exc.response.get("Item")
+            if not earlier:
+                raise DependencyError("settlement record exists but did not come back") from exc
+            return deserialize(earlier)
+        return None
 
 
 class ArchiveBucket:

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from payments_core.audit import AuditEvent, AuditSink
 from payments_core.clock import iso, parse_iso, utc_now
-from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
+from payments_core.errors import StatusTransitionRejected, TransactionNotFound
 from payments_core.models import Payment, Status
 from payments_core.money import format_amount, minor_units
 from settlement_svc.models import Checks, DeclineRequest, FailRequest, SettleRequest
@@ -208,11 +208,12 @@ class Transactions(Protocol):
 
 
 class Ledger(Protocol):
-    def put_once(self, record: dict[str, Any]) -> bool:
-        """Write the settlement record unless one exists for the transaction; False if it did."""
-        ...
+    def put_once(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Write the settlement record unless one exists for the transaction.
 
-    def get(self, transaction_id: str) -> dict[str, Any] | None: ...
+        None when this call wrote it; otherwise the record an earlier run wrote.
+        """
+        ...
 
 
 class Archive(Protocol):
@@ -288,10 +289,8 @@ def settle(request: SettleRequest, deps: Dependencies) -> Outcome:
         "archive_key": archive_key(transaction_id, parse_iso(received_at)),
         "settled_at": now,
     }
-    if not deps.ledger.put_once(record):
-        earlier = deps.ledger.get(transaction_id)
-        if earlier is None:
-            raise DependencyError(f"settlement record of {transaction_id} exists but could not be read")
+    earlier = deps.ledger.put_once(record)
+    if earlier is not None:
         record = earlier
     deps.archive.put_once(
         record["archive_key"], archive_document(transaction_id, payment, record, request.checks, received_at)

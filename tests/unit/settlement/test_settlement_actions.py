@@ -58,12 +58,9 @@ class FakeLedger:
 
     def put_once(self, record):
         if record["transaction_id"] in self.records:
-            return False
+            return dict(self.records[record["transaction_id"]])
         self.records[record["transaction_id"]] = dict(record)
-        return True
-
-    def get(self, transaction_id):
-        return self.records.get(transaction_id)
+        return None
 
 
 class FakeArchive:
