@@ -164,7 +164,7 @@ def _pickled_copy(value: Any) -> Any:
 
 def tree_copy(value: Any) -> Any:
     """``deepcopy`` for the validator: expression trees by pickle, anything else by ``deepcopy``."""
-    from moto.dynamodb.parsing.ast_nodes import Node
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]  # the module opts out of typing
 
     if isinstance(value, Node):
         return _pickled_copy(value)
@@ -205,7 +205,7 @@ def install_speedups(patcher: Patcher) -> None:
     """The query and expression changes are speed only (same answers), so they switch with the others."""
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
     patcher.wrap(Table, "query", _query_from_candidates, gap=GAP)
     patcher.setattr(
