@@ -23,6 +23,21 @@ def aws(monkeypatch):
         yield lambda service: boto3.client(service, region_name=REGION)
 
 
+def _audit_table(dynamodb):
+    """A table keyed like the audit table (pk, sk), with a unique name."""
+    table = f"audit-{uuid.uuid4().hex[:10]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return table
+
+
 def test_listing_the_dlq_leaves_every_message_in_it(aws):
     sqs = aws("sqs")
     url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:10]}")["QueueUrl"]
@@ -59,16 +74,7 @@ def test_limit_caps_the_listing(aws):
 
 def test_counters_sum_over_shards_and_statuses_are_counted(aws):
     dynamodb = aws("dynamodb")
-    table = f"audit-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = _audit_table(dynamodb)
     for shard, count in ((0, 2), (7, 3), (15, 1)):
         dynamodb.put_item(
             TableName=table,
@@ -95,16 +101,7 @@ def test_counters_sum_over_shards_and_statuses_are_counted(aws):
 
 def test_terminal_counts_batch_read_every_shard_day_and_terminal_action(aws):
     dynamodb = aws("dynamodb")
-    table = f"audit-{uuid.uuid4().hex[:10]}"
-    dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = _audit_table(dynamodb)
     written = {
         ("2026-03-01", 0, "payment.settled"): 2,
         ("2026-03-01", 15, "payment.settled"): 3,
