@@ -9,7 +9,10 @@ same invocation, on the same machine:
    ``payment.settled|declined|failed`` twice a second (a few small queries: scanning the
    transactions table instead would itself eat a fifth of the CPU the pipeline runs on);
 4. latency of a payment = its item's ``updated_at`` (written by the settlement step) minus the
-   moment its chunk was sent; throughput = N / (last ``updated_at`` - first send).
+   moment its chunk was sent; throughput = N / (last ``updated_at`` - first send);
+5. CPU per payment = the process's CPU time (all threads, user + system) from the first send to
+   the last poll, divided by N; "cores busy" is that CPU time over the same wall time. The whole
+   local stack runs in this one process, so a figure near 1.0 means it is bound by one core.
 
 Stock moto is slow enough that the run without speed-ups uses fewer payments (``--baseline-count``);
 payments/s is comparable across sizes because the pipeline is saturated from the first batch on.
@@ -86,6 +89,7 @@ def run_one(
         payments = bench_payments(count, "fast" if speedups else "stock")
         sent_at: dict[str, float] = {}
         started = time.time()
+        cpu_started = time.process_time()
         for offset in range(0, count, 500):
             chunk = payments[offset : offset + 500]
             chunk_sent = time.time()
@@ -106,6 +110,8 @@ def run_one(
             if time.time() > deadline:
                 raise SystemExit(f"only {terminal} of {count} payments were terminal after {timeout:.0f}s")
             time.sleep(0.5)
+        cpu_seconds = time.process_time() - cpu_started
+        polled_until = time.time()
         done = [i for i in _scan(dynamodb, table) if i.get("status", {}).get("S") in TERMINAL_STATUSES]
         statuses: dict[str, int] = {}
         latencies = []
@@ -124,6 +130,8 @@ def run_one(
         "payments_per_s": round(count / elapsed, 2),
         "p50_s": round(statistics.median(latencies), 2),
         "p95_s": round(percentile(latencies, 0.95), 2),
+        "cpu_ms_per_payment": round(1000 * cpu_seconds / count, 1),
+        "cores_busy": round(cpu_seconds / (polled_until - started), 2),
         "statuses": statuses,
         "python": sys.version.split()[0],
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -162,7 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     table = Table(title="Local pipeline: submit -> terminal, end to end over HTTP")
-    for column in ["speed-ups", "payments", "elapsed s", "payments/s", "p50 s", "p95 s", "outcomes"]:
+    columns = [
+        "speed-ups",
+        "payments",
+        "elapsed s",
+        "payments/s",
+        "p50 s",
+        "p95 s",
+        "CPU ms/payment",
+        "cores busy",
+    ]
+    for column in [*columns, "outcomes"]:
         table.add_column(column, justify="right")
     for r in results:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))
@@ -173,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['payments_per_s']:.2f}",
             f"{r['p50_s']:.2f}",
             f"{r['p95_s']:.2f}",
+            f"{r['cpu_ms_per_payment']:.1f}",
+            f"{r['cores_busy']:.2f}",
             outcomes,
         )
     Console().print(table)
