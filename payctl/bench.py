@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['cores_busy']:.2f}",
             outcomes,
         )
-    Console().print(table)
+    console = Console()
+    # Piped or captured output gets 80 columns by default, which would wrap every row.
+    (console if console.is_terminal else Console(width=130)).print(table)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
