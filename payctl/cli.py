@@ -70,9 +70,9 @@ def _connection(args: argparse.Namespace) -> Connection:
         raise CommandError(str(exc)) from exc
 
 
-def _api_key_value(connection: Connection) -> str:
+def _api_key_value(connection: Connection, output: str = "ApiKeyId") -> str:
     client = connection.client("apigateway")
-    return str(client.get_api_key(apiKey=connection.output("ApiKeyId"), includeValue=True)["value"])
+    return str(client.get_api_key(apiKey=connection.output(output), includeValue=True)["value"])
 
 
 def _outputs_table(outputs: dict[str, str]) -> Table:
@@ -127,11 +127,13 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     try:
         state_file = write_state(local.connection_info(), args.state_file)
         key = local.api_key_value()
+        dashboard_key = local.api_key_value("DashboardApiKeyId")
         docs_url = local.api_url.rsplit("/", 1)[0] + "/docs"
         console.print(
             Panel.fit(
                 f"[bold]API[/]            {local.api_url}\n"
                 f"[bold]API key[/]        {key}  (id {local.api_key_id})\n"
+                f"[bold]Dashboard key[/]  {dashboard_key}  (GET /audit and /audit/counters)\n"
                 f"[bold]AWS endpoint[/]   {local.moto_endpoint}  (region {local.region})\n"
                 f"[bold]Swagger UI[/]     {docs_url}\n"
                 f"[bold]State file[/]     {state_file}",
@@ -212,9 +214,10 @@ def cmd_local_status(args: argparse.Namespace) -> int:
 
 def cmd_get_api_key(args: argparse.Namespace) -> int:
     connection = _connection(args)
-    key_id = connection.output("ApiKeyId")
+    output = "DashboardApiKeyId" if args.dashboard else "ApiKeyId"
+    key_id = connection.output(output)
     if args.include_value:
-        print(_api_key_value(connection))
+        print(_api_key_value(connection, output))
     else:
         print(key_id)
     return 0
@@ -373,6 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
     key = commands.add_parser("get-api-key", help="the stack's API key id, or its value")
     _add_target_options(key)
     key.add_argument("--include-value", action="store_true", help="print the key value instead of its id")
+    key.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="the dashboards' key (audit range and counters), not the submitters'",
+    )
     key.set_defaults(handler=cmd_get_api_key)
 
     submit = commands.add_parser("submit", help="POST a batch file to /payments/batch in chunks")

@@ -259,10 +259,11 @@ class LocalStack:
     def api_key_id(self) -> str:
         return self.stack.outputs["ApiKeyId"]
 
-    def api_key_value(self) -> str:
-        """The generated key value, revealed through API Gateway like ``get-api-key --include-value``."""
+    def api_key_value(self, output: str = "ApiKeyId") -> str:
+        """A generated key's value (the submitters' key unless ``output`` names another key id output),
+        revealed through API Gateway like ``get-api-key --include-value``."""
         client = boto3.client("apigateway", region_name=self.region)
-        return str(client.get_api_key(apiKey=self.api_key_id, includeValue=True)["value"])
+        return str(client.get_api_key(apiKey=self.stack.outputs[output], includeValue=True)["value"])
 
     def connection_info(self) -> dict[str, Any]:
         """What another process needs to reach this stack (never the key value)."""

@@ -90,6 +90,13 @@ class MissingApiKey(PaymentsError):
     http_status = 401
 
 
+class NotPermitted(PaymentsError):
+    """The API key is valid but may not use this route (the audit range is for dashboards' keys)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
 class EnqueueFailed(DependencyError):
     """The payment could not be put on the queue; the same request may be sent again."""
 

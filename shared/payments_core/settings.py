@@ -18,6 +18,12 @@ class Settings(BaseModel):
     payments_queue_url: str = ""
     state_machine_arn: str = ""
     audit_shards: int = Field(default=16, ge=10, le=256)
+    # Comma-separated API key ids that may read every payment's audit rows; none when unset.
+    dashboard_api_key_ids: str = ""
+
+    @property
+    def dashboard_keys(self) -> frozenset[str]:
+        return frozenset(key.strip() for key in self.dashboard_api_key_ids.split(",") if key.strip())
 
     def require(self, name: str) -> str:
         """A setting the caller cannot work without; a missing one is a deployment error, said loudly."""

@@ -140,3 +140,31 @@ def test_other_processes_see_the_same_aws_resources_through_the_moto_endpoint(lo
     assert local_stack.outputs["TransactionsTableName"] in tables
     assert any(url.endswith("/" + local_stack.outputs["PaymentsDLQUrl"].rsplit("/", 1)[1]) for url in queues)
     assert local_stack.moto_endpoint.startswith("http://127.0.0.1:")
+
+
+def test_only_the_dashboard_key_reads_every_payments_audit(
+    api, payctl, local_stack, payment, idempotency_key, wait
+):
+    """The submitters' key reads its own payments; the audit range and counters need the dashboards' key."""
+    dashboard_key = payctl("get-api-key", "--dashboard", "--include-value").stdout.strip()
+    assert dashboard_key == local_stack.api_key_value("DashboardApiKeyId")
+    assert payctl("get-api-key", "--dashboard").stdout.strip() == local_stack.outputs["DashboardApiKeyId"]
+    # From just before the payment: earlier tests leave more than a page of rows in the last hour.
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
+    accepted = api.post("/payments", payment(), {"Idempotency-Key": idempotency_key()})
+    transaction_id = accepted.json()["transaction_id"]
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+
+    def listed():
+        response = api.get(f"/audit?from={since}&limit=1000", api_key=dashboard_key)
+        assert response.status == 200
+        events = response.json()["events"]
+        return next((e for e in events if e["transaction_id"] == transaction_id), None)
+
+    assert wait(listed, 30, what="the payment in the dashboards' audit range")
+    counters = api.get(f"/audit/counters?day={day}", api_key=dashboard_key)
+    assert counters.status == 200 and counters.json()["counters"]["payment.received"] >= 1
+    for path in ("/audit", f"/audit/counters?day={day}"):
+        refused = api.get(path)
+        assert refused.status == 403
+        assert refused.json()["error"]["code"] == "forbidden"

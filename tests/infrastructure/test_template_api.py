@@ -17,6 +17,7 @@ CONTRACT_ROUTES = {
 CONTRACT_OUTPUTS = {
     "ApiUrl",
     "ApiKeyId",
+    "DashboardApiKeyId",
     "PaymentsQueueUrl",
     "PaymentsQueueArn",
     "PaymentsDLQUrl",
@@ -107,7 +108,8 @@ def test_stack_outputs_api_key_id_and_no_derived_key_value(
 
     assert set(outputs) == CONTRACT_OUTPUTS
     assert outputs["ApiKeyId"]["Value"] == {"Ref": "PaymentsApiApiKey"}
-    assert list(api_keys) == ["PaymentsApiApiKey"]
+    assert outputs["DashboardApiKeyId"]["Value"] == {"Ref": "DashboardApiKey"}
+    assert sorted(api_keys) == ["DashboardApiKey", "PaymentsApiApiKey"]
     assert all("Value" not in key["Properties"] for key in api_keys.values())
     assert sub_or_join == ["ApiUrl"]
     assert "key" not in json.dumps(outputs["ApiUrl"]["Value"]).lower()

@@ -81,13 +81,15 @@ def test_function_environment_is_the_shared_contract_set(
     POWERTOOLS_SERVICE_NAME in particular must not be set: it would differ per function.
     """
     variables = lambda_functions[logical_id]["Environment"]["Variables"]
-    extra = {"STATE_MACHINE_ARN"} if logical_id == "IngestConsumerFunction" else set()
+    own = {
+        "IngestConsumerFunction": {"STATE_MACHINE_ARN": {"Ref": "PaymentsStateMachine"}},
+        "IngestApiFunction": {"DASHBOARD_API_KEY_IDS": {"Ref": "DashboardApiKey"}},
+    }.get(logical_id, {})
 
-    assert set(variables) == CONTRACT_ENVIRONMENT | extra
+    assert set(variables) == CONTRACT_ENVIRONMENT | set(own)
     assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Payments"
     assert variables["AUDIT_SHARDS"] == {"Ref": "AuditShards"}
-    if extra:
-        assert variables["STATE_MACHINE_ARN"] == {"Ref": "PaymentsStateMachine"}
+    assert {name: variables[name] for name in own} == own
 
 
 def test_layer_is_built_for_arm64_from_shared(resources: dict[str, Any]) -> None:

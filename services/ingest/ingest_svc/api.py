@@ -53,8 +53,9 @@ from ingest_svc.models import (
 from payments_core.audit import AuditReader
 from payments_core.carddata import looks_like_pan
 from payments_core.clock import now_iso, utc_now
-from payments_core.errors import CardDataRejected, InvalidRequest, MissingApiKey, PaymentsError
+from payments_core.errors import CardDataRejected, InvalidRequest, MissingApiKey, NotPermitted, PaymentsError
 from payments_core.observability import get_logger, get_metrics, get_tracer
+from payments_core.settings import get_settings
 
 SERVICE = "ingest"
 logger = get_logger(SERVICE)
@@ -92,6 +93,7 @@ _COMMON_ERRORS: dict[int, OpenAPIResponse] = {
     503: _doc("A dependency is unavailable; retry with the same idempotency key."),
 }
 _NOT_FOUND = _doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`).")
+_DASHBOARDS_ONLY = _doc("The API key is not a dashboard key (`forbidden`).")
 
 
 # ------------------------------------------------------------------------------------------ dependencies
@@ -140,7 +142,16 @@ def current_submitter() -> str:
     return key_id
 
 
+def current_dashboard() -> str:
+    """The caller's API key id, if it is one of the dashboards' keys; any other key is 403."""
+    key_id = current_submitter()
+    if key_id not in get_settings().dashboard_keys:
+        raise NotPermitted("only a dashboard API key may read the audit of every payment")
+    return key_id
+
+
 Submitter = Annotated[str, Depends(current_submitter)]
+Dashboard = Annotated[str, Depends(current_dashboard)]
 Adapters = Annotated[Ports, Depends(get_ports)]
 
 
@@ -303,13 +314,14 @@ def get_payment_audit(
     summary="Audit rows of all payments in a time range (dashboards)",
     responses={
         200: _doc("A page of events in time order.", AuditRangeResponse),
+        403: _DASHBOARDS_ONLY,
         **_COMMON_ERRORS,
         400: _doc("A bad time range, limit or next_token."),
     },
     tags=["audit"],
 )
 def get_audit(
-    submitter: Submitter,
+    dashboard: Dashboard,
     ports: Adapters,
     from_: Annotated[
         str | None, Query(alias="from", description="ISO-8601; default one hour before `to`.")
@@ -333,13 +345,14 @@ def get_audit(
     summary="The day's audit counters by action",
     responses={
         200: _doc("Counts summed over the shards.", AuditCountersResponse),
+        403: _DASHBOARDS_ONLY,
         **_COMMON_ERRORS,
         400: _doc("A bad day."),
     },
     tags=["audit"],
 )
 def get_audit_counters(
-    submitter: Submitter,
+    dashboard: Dashboard,
     ports: Adapters,
     day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, YYYY-MM-DD.")],
 ) -> AuditCountersResponse:

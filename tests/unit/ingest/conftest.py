@@ -35,6 +35,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 API_KEY_ID = "key-alpha"
 OTHER_API_KEY_ID = "key-beta"
+DASHBOARD_API_KEY_ID = "key-dashboards"
 
 PAYMENT: dict[str, Any] = factories.payment()
 
@@ -52,6 +53,7 @@ def _ingest_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "IDEMPOTENCY_TABLE": "idempotency",
         "PAYMENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/payments",
         "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:workflow",
+        "DASHBOARD_API_KEY_IDS": f"{DASHBOARD_API_KEY_ID}, key-second-dashboard",
     }.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()

@@ -9,8 +9,10 @@ import pytest
 
 from payments_core.audit import AuditEvent
 from payments_core.ids import transaction_id
+from payments_core.settings import get_settings
 
 TID = transaction_id("key-alpha", "order-1")
+DASHBOARD_API_KEY_ID = "key-dashboards"  # listed in DASHBOARD_API_KEY_IDS by the ingest conftest
 
 
 def recorded(tid: str = TID, **changes) -> dict:
@@ -119,7 +121,7 @@ def test_audit_trail_is_returned_in_time_order_to_the_owner_only(client, ports):
 
 
 def test_audit_range_defaults_to_the_last_hour_and_100_rows(client, ports):
-    response = client.call("GET", "/audit")
+    response = client.call("GET", "/audit", api_key_id=DASHBOARD_API_KEY_ID)
 
     assert response.status == 200
     assert response.body == {"events": [], "next_token": None}
@@ -138,7 +140,7 @@ def test_audit_range_passes_filters_through(client, ports):
         "next_token": "abc",
     }
 
-    assert client.call("GET", "/audit", query=query).status == 200
+    assert client.call("GET", "/audit", query=query, api_key_id=DASHBOARD_API_KEY_ID).status == 200
 
     (call,) = ports.audit.range_calls
     assert call["start"] == datetime(2026, 1, 1, tzinfo=UTC)
@@ -162,7 +164,7 @@ def test_audit_range_passes_filters_through(client, ports):
     ids=["limit-0", "limit-1001", "limit-text", "bad-from"],
 )
 def test_bad_audit_query_is_400_naming_the_parameter(client, ports, query, field):
-    response = client.call("GET", "/audit", query=query)
+    response = client.call("GET", "/audit", query=query, api_key_id=DASHBOARD_API_KEY_ID)
 
     assert response.status == 400
     assert response.body["error"]["code"] == "invalid_request"
@@ -170,9 +172,35 @@ def test_bad_audit_query_is_400_naming_the_parameter(client, ports, query, field
 
 
 def test_audit_counters_for_a_day(client, ports):
-    response = client.call("GET", "/audit/counters", query={"day": "2026-01-01"})
-    bad = client.call("GET", "/audit/counters", query={"day": "2026-13-45"})
+    response = client.call(
+        "GET", "/audit/counters", query={"day": "2026-01-01"}, api_key_id=DASHBOARD_API_KEY_ID
+    )
+    bad = client.call("GET", "/audit/counters", query={"day": "2026-13-45"}, api_key_id=DASHBOARD_API_KEY_ID)
 
     assert response.status == 200
     assert response.body == {"day": "2026-01-01", "counters": {"payment.received": 0}}
     assert bad.status == 400 and bad.body["error"]["field"] == "day"
+
+
+@pytest.mark.parametrize("path", ["/audit", "/audit/counters?day=2026-01-01"])
+def test_only_dashboard_keys_read_every_payments_audit(client, ports, monkeypatch, path):
+    """Given a submitter's key, the audit range is 403; a second listed dashboard key reads it."""
+    route, _, query = path.partition("?")
+    params = dict([query.split("=")]) if query else {}
+
+    submitter = client.call("GET", route, query=params)
+    second_dashboard = client.call("GET", route, query=params, api_key_id="key-second-dashboard")
+    monkeypatch.delenv("DASHBOARD_API_KEY_IDS")
+    get_settings.cache_clear()
+    none_configured = client.call("GET", route, query=params, api_key_id=DASHBOARD_API_KEY_ID)
+
+    assert submitter.status == 403
+    assert submitter.body == {
+        "error": {
+            "code": "forbidden",
+            "message": "only a dashboard API key may read the audit of every payment",
+        }
+    }
+    assert second_dashboard.status == 200
+    assert none_configured.status == 403  # no dashboard key configured: nobody reads the range
+    assert len(ports.audit.range_calls) == (1 if route == "/audit" else 0)  # the permitted call only
