@@ -7,8 +7,10 @@ logic; only the storage underneath is a dict, so the record rules under test are
 from __future__ import annotations
 
 import copy
+import importlib
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,25 @@ DASHBOARD_API_KEY_ID = "key-dashboards"
 PAYMENT: dict[str, Any] = factories.payment()
 
 
+def clear_settings() -> None:
+    """Forget cached settings, in whichever copy of ``payments_core.settings`` the handler uses.
+
+    A local stack in the same test session evicts the layer's modules on deploy (a cold start), so
+    the module imported here at collection time may no longer be the one ``ingest_svc.api`` holds.
+    """
+    get_settings.cache_clear()
+    importlib.import_module("payments_core.settings").get_settings.cache_clear()
+    api = sys.modules.get("ingest_svc.api")
+    if api is not None:
+        api.get_settings.cache_clear()
+
+
+@pytest.fixture
+def reset_settings() -> Any:
+    """For a test that changes the environment the settings are read from."""
+    return clear_settings
+
+
 @pytest.fixture(autouse=True)
 def _ingest_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name, value in {
@@ -56,9 +77,9 @@ def _ingest_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "DASHBOARD_API_KEY_IDS": f"{DASHBOARD_API_KEY_ID}, key-second-dashboard",
     }.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    clear_settings()
     yield
-    get_settings.cache_clear()
+    clear_settings()
 
 
 class InMemoryPersistence(BasePersistenceLayer):

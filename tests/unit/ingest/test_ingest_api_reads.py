@@ -9,7 +9,6 @@ import pytest
 
 from payments_core.audit import AuditEvent
 from payments_core.ids import transaction_id
-from payments_core.settings import get_settings
 
 TID = transaction_id("key-alpha", "order-1")
 DASHBOARD_API_KEY_ID = "key-dashboards"  # listed in DASHBOARD_API_KEY_IDS by the ingest conftest
@@ -183,7 +182,7 @@ def test_audit_counters_for_a_day(client, ports):
 
 
 @pytest.mark.parametrize("path", ["/audit", "/audit/counters?day=2026-01-01"])
-def test_only_dashboard_keys_read_every_payments_audit(client, ports, monkeypatch, path):
+def test_only_dashboard_keys_read_every_payments_audit(client, ports, monkeypatch, reset_settings, path):
     """Given a submitter's key, the audit range is 403; a second listed dashboard key reads it."""
     route, _, query = path.partition("?")
     params = dict([query.split("=")]) if query else {}
@@ -191,7 +190,7 @@ def test_only_dashboard_keys_read_every_payments_audit(client, ports, monkeypatc
     submitter = client.call("GET", route, query=params)
     second_dashboard = client.call("GET", route, query=params, api_key_id="key-second-dashboard")
     monkeypatch.delenv("DASHBOARD_API_KEY_IDS")
-    get_settings.cache_clear()
+    reset_settings()
     none_configured = client.call("GET", route, query=params, api_key_id=DASHBOARD_API_KEY_ID)
 
     assert submitter.status == 403
