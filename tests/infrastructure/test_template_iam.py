@@ -24,6 +24,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:UpdateItem", "IdempotencyTable"),
         ("dynamodb:DeleteItem", "IdempotencyTable"),
         ("dynamodb:GetItem", "TransactionsTable"),
+        ("dynamodb:BatchGetItem", "TransactionsTable"),
         ("dynamodb:Query", "AuditTable"),
         ("dynamodb:Query", "AuditTable/index/by_day_shard"),
         ("sqs:SendMessage", "PaymentsQueue"),

@@ -104,6 +104,7 @@ class Ports:
     idempotency: logic.IdempotencyPort
     queue: logic.QueuePort
     transactions: logic.TransactionsPort
+    recorded: logic.RecordedPort
     audit: AuditReader
 
 
@@ -130,6 +131,7 @@ def get_ports() -> Ports:
         idempotency=dal.IdempotencyStore(remaining_ms=remaining),
         queue=_queue(),
         transactions=_transactions(),
+        recorded=_transactions(),
         audit=_audit(),
     )
 
@@ -197,6 +199,7 @@ def post_payment(
         [BatchEntry(idempotency_key, payment=payment.payment())],
         idempotency=ports.idempotency,
         queue=ports.queue,
+        recorded=ports.recorded,
         received_at=now_iso(),
         key_field=IDEMPOTENCY_KEY_HEADER,
     )
@@ -235,6 +238,7 @@ def post_payment_batch(
         batch.payments,
         idempotency=ports.idempotency,
         queue=ports.queue,
+        recorded=ports.recorded,
         received_at=now_iso(),
     )
     _count(outcomes)

@@ -47,6 +47,9 @@ DEFAULT_LOCK_MS: Final[int] = 29_000
 # A 500-item batch makes a thousand idempotency writes; in parallel they fit the API's time budget.
 IDEMPOTENCY_WORKERS: Final[int] = 16
 SQS_BATCH_LIMIT: Final[int] = 10
+_BATCH_GET_LIMIT: Final[int] = 100
+_BATCH_GET_ATTEMPTS: Final[int] = 3
+_BATCH_GET_BACKOFF_SECONDS: Final[float] = 0.05
 _CLAIM_ATTEMPTS: Final[int] = 3
 
 
@@ -290,6 +293,43 @@ class TransactionsTable(TransactionStore):
                 return self._adopt(item)
             return existing
         return None
+
+    def payload_hashes(self, transaction_ids: Sequence[str]) -> dict[str, str]:
+        """The payload hash of each of these transactions that exists, read consistently.
+
+        BatchGetItem, 100 keys a call; keys DynamoDB leaves unprocessed are asked for again a few
+        times with a short backoff, then the read fails as a dependency error (the request can be
+        retried with the same idempotency keys).
+        """
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(transaction_ids))
+        for start in range(0, len(unique), _BATCH_GET_LIMIT):
+            keys = [serialize({"transaction_id": tid}) for tid in unique[start : start + _BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": keys,
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "transaction_id, payload_hash",
+                }
+            }
+            for attempt in range(_BATCH_GET_ATTEMPTS):
+                if attempt:
+                    time.sleep(_BATCH_GET_BACKOFF_SECONDS * 2**attempt)
+                try:
+                    response = self._client.batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError) as exc:
+                    raise DependencyError("transactions table read failed") from exc
+                for item in response.get("Responses", {}).get(self._table, []):
+                    plain = deserialize(item)
+                    if "payload_hash" in plain:
+                        found[plain["transaction_id"]] = plain["payload_hash"]
+                unprocessed = (response.get("UnprocessedKeys") or {}).get(self._table)
+                if not unprocessed:
+                    break
+                request = {self._table: unprocessed}
+            else:
+                raise DependencyError("transactions table read throttled; retry")
+        return found
 
     def _adopt(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """Fill in the ingest fields of an item a workflow step created first with UpdateItem.

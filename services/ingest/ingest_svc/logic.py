@@ -118,6 +118,12 @@ class QueuePort(Protocol):
         ...
 
 
+class RecordedPort(Protocol):
+    def payload_hashes(self, transaction_ids: Sequence[str]) -> dict[str, str]:
+        """The payload hash of each of these transactions that the queue consumer has recorded."""
+        ...
+
+
 ItemStatus = Literal["accepted", "replayed", "rejected"]
 
 
@@ -177,12 +183,42 @@ def _claim_outcome(index: int, request: IdempotentRequest, claim: Claim, key_fie
     return None
 
 
+def _without_recorded(
+    new: list[tuple[int, IdempotentRequest]],
+    outcomes: list[Outcome | None],
+    idempotency: IdempotencyPort,
+    recorded: RecordedPort,
+    key_field: str,
+) -> list[tuple[int, IdempotentRequest]]:
+    """The claimed requests whose transaction does not exist yet; the others get their outcome."""
+    try:
+        hashes = recorded.payload_hashes([request.transaction_id for _, request in new])
+    except DependencyError:
+        # Unlock the keys at once: the client's retry must not meet request_in_progress.
+        idempotency.release([request for _, request in new])
+        raise
+    if not hashes:
+        return new
+    replays = [(i, r) for i, r in new if hashes.get(r.transaction_id) == r.payload_hash]
+    conflicts = [(i, r) for i, r in new if r.transaction_id in hashes and (i, r) not in replays]
+    if replays:
+        idempotency.complete([(request, recorded_response(request)) for _, request in replays])
+    if conflicts:
+        idempotency.release([request for _, request in conflicts])
+    for index, request in replays:
+        outcomes[index] = _replayed(index, request, recorded_response(request))
+    for index, request in conflicts:
+        outcomes[index] = _rejected(index, request.idempotency_key, _key_reused(key_field))
+    return [(i, r) for i, r in new if r.transaction_id not in hashes]
+
+
 def accept_payments(
     submitter: str,
     entries: Sequence[BatchEntry],
     *,
     idempotency: IdempotencyPort,
     queue: QueuePort,
+    recorded: RecordedPort,
     received_at: str,
     key_field: str = "idempotency_key",
 ) -> list[Outcome]:
@@ -192,6 +228,12 @@ def accept_payments(
     ``idempotency_key_reused`` if the bodies differ), exactly as if it had been sent again.
     Payments whose message could not be enqueued are rejected with a retryable error and their
     idempotency records released, so sending the same key again works.
+
+    The idempotency records expire after a day, but the transaction id is derived from the key, so
+    a key used again later names a transaction that already exists. Before queueing, each claimed
+    key is looked up there: the same body is a replay (and its idempotency record is written
+    again), another body is ``idempotency_key_reused``. Without this the API would answer 202 for
+    a payment the consumer then refuses as a conflict.
     """
     outcomes: list[Outcome | None] = [None] * len(entries)
     firsts: dict[str, tuple[int, IdempotentRequest]] = {}
@@ -216,6 +258,9 @@ def accept_payments(
             new.append((index, request))
         else:
             outcomes[index] = outcome
+
+    if new:
+        new = _without_recorded(new, outcomes, idempotency, recorded, key_field)
 
     if new:
         messages = [

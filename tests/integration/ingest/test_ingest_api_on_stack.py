@@ -67,16 +67,21 @@ def test_same_key_with_another_body_is_422(ingest):
     assert len(ingest.receive_all()) == 1
 
 
-def test_request_in_flight_is_409(ingest):
-    """Given an in-progress idempotency record for the key (a concurrent request), Then 409."""
-    body = payment()
+def _idempotency_layer(ingest) -> DynamoDBPersistenceLayer:
+    """Powertools' persistence layer on the stack's idempotency table, configured like the API's."""
     layer = DynamoDBPersistenceLayer(
         table_name=ingest.stack.outputs["IdempotencyTableName"],
         boto3_client=boto3.client("dynamodb", region_name=ingest.stack.region),
     )
     layer.configure(idempotency_config(), key_prefix=IDEMPOTENCY_KEY_PREFIX)
+    return layer
+
+
+def test_request_in_flight_is_409(ingest):
+    """Given an in-progress idempotency record for the key (a concurrent request), Then 409."""
+    body = payment()
     request = IdempotentRequest(ingest.api_key_id, "order-4", Payment.model_validate(body))
-    layer.save_inprogress(_record_data(request), remaining_time_in_millis=60_000)
+    _idempotency_layer(ingest).save_inprogress(_record_data(request), remaining_time_in_millis=60_000)
 
     reply = ingest.post("order-4", body)
 
@@ -159,3 +164,25 @@ def test_another_api_key_gets_404_for_a_recorded_payment(ingest):
     assert own.status == 200
     assert other.status == other_audit.status == 404
     assert other.body["error"]["code"] == "transaction_not_found"
+
+
+def test_a_key_used_again_after_its_record_expired_is_checked_against_the_transaction(ingest):
+    """Given a settled payment whose idempotency record has expired (TTL deleted it), When its key
+    comes again, Then the same body replays the transaction and another body is 422; nothing queued."""
+    body = payment()
+    first = ingest.post("order-7", body)
+    ingest.stack.poll_once("IngestConsumerFunction")
+    request = IdempotentRequest(ingest.api_key_id, "order-7", Payment.model_validate(body))
+    layer = _idempotency_layer(ingest)
+    record = layer.get_record(_record_data(request))
+    layer._delete_record(record)  # what the table's TTL does after a day
+
+    again = ingest.post("order-7", body)
+    other = ingest.post_batch([{"idempotency_key": "order-7", **payment(amount="3.00")}])
+
+    assert again.status == 202 and again.body == {**first.body, "replayed": True}
+    assert other.status == 207
+    assert other.body["results"][0]["status"] == "rejected"
+    assert other.body["results"][0]["error"]["code"] == "idempotency_key_reused"
+    assert ingest.receive_all() == []
+    assert ingest.transaction(first.body["transaction_id"])["status"] == "SETTLED"

@@ -144,6 +144,13 @@ class FakeTransactions:
     def get(self, transaction_id: str) -> dict[str, Any] | None:
         return self.items.get(transaction_id)
 
+    def payload_hashes(self, transaction_ids: Sequence[str]) -> dict[str, str]:
+        return {
+            tid: self.items[tid]["payload_hash"]
+            for tid in transaction_ids
+            if tid in self.items and "payload_hash" in self.items[tid]
+        }
+
 
 @dataclass
 class FakeAudit:
@@ -219,6 +226,7 @@ def ports() -> Iterator[Ports]:
         idempotency=dal.IdempotencyStore(persistence=fakes.idempotency_records, workers=1),
         queue=fakes.queue,
         transactions=fakes.transactions,
+        recorded=fakes.transactions,
         audit=fakes.audit,  # type: ignore[arg-type]
     )
     api.app.dependency_overrides[api.get_ports] = lambda: wired

@@ -154,3 +154,27 @@ def test_card_number_outside_the_items_rejects_the_whole_batch(client, ports, pa
     assert response.status == 422
     assert response.body["error"]["code"] == "card_data_not_allowed"
     assert ports.queue.messages == []
+
+
+def test_batch_after_the_idempotency_records_expired_checks_the_recorded_transactions(client, ports, payment):
+    """Given 150 payments recorded a day ago (more than one BatchGetItem), When a batch reuses their
+    keys, Then the same bodies replay, other bodies are rejected, and only the new key is queued."""
+    first = client.post_batch([item(f"old-{i}", payment) for i in range(150)])
+    for message in ports.queue.messages:
+        ports.transactions.items[message.transaction_id] = {
+            "transaction_id": message.transaction_id,
+            "payload_hash": message.payload_hash,
+        }
+    ports.idempotency_records.records.clear()
+
+    items = [item(f"old-{i}", payment) for i in range(149)]
+    items.append(item("old-149", {**payment, "amount": "7.00"}))
+    items.append(item("brand-new", payment))
+    response = client.post_batch(items)
+
+    statuses = [r["status"] for r in response.body["results"]]
+    assert statuses == ["replayed"] * 149 + ["rejected", "accepted"]
+    assert response.body["results"][149]["error"]["code"] == "idempotency_key_reused"
+    ids = [r["transaction_id"] for r in first.body["results"]]
+    assert [r["transaction_id"] for r in response.body["results"][:149]] == ids[:149]
+    assert len(ports.queue.messages) == 151

@@ -276,3 +276,58 @@ def test_openapi_spec_is_valid_and_documents_the_error_body():
         "/ErrorResponse"
     )
     assert any(p["name"].lower() == "idempotency-key" and p["in"] == "header" for p in post["parameters"])
+
+
+def _recorded_then_expired(ports, tid: str) -> None:
+    """The consumer recorded the queued payment; a day later its idempotency record expired."""
+    (message,) = [m for m in ports.queue.messages if m.transaction_id == tid]
+    ports.transactions.items[tid] = {"transaction_id": tid, "payload_hash": message.payload_hash}
+    ports.idempotency_records.records.clear()
+
+
+def test_key_reused_after_its_record_expired_replays_the_recorded_payment(client, ports, payment):
+    """Given a payment recorded a day ago whose idempotency record expired, When the same key and
+    body come again, Then 202 replayed with the same transaction, nothing queued, the record renewed."""
+    first = client.post_payment("order-30", payment)
+    _recorded_then_expired(ports, first.body["transaction_id"])
+
+    again = client.post_payment("order-30", payment)
+
+    assert again.status == 202
+    assert again.body == {**first.body, "replayed": True}
+    assert len(ports.queue.messages) == 1
+    (record,) = ports.idempotency_records.records.values()
+    assert record.status == "COMPLETED"
+
+
+def test_key_reused_after_expiry_with_another_body_is_422_not_a_lost_202(client, ports, payment):
+    first = client.post_payment("order-31", payment)
+    _recorded_then_expired(ports, first.body["transaction_id"])
+
+    response = client.post_payment("order-31", {**payment, "amount": "99.00"})
+
+    assert response.status == 422
+    assert_error_shape(response.body, "idempotency_key_reused", "Idempotency-Key")
+    assert len(ports.queue.messages) == 1
+    assert ports.idempotency_records.records == {}  # released: the key stays answerable
+
+
+def test_transactions_lookup_failure_is_503_and_leaves_the_key_free(client, ports, payment, monkeypatch):
+    from payments_core.errors import DependencyError
+
+    lookups = []
+    recorded = ports.transactions.payload_hashes
+
+    def unavailable_once(transaction_ids):
+        lookups.append(list(transaction_ids))
+        if len(lookups) == 1:
+            raise DependencyError("transactions table read failed")
+        return recorded(transaction_ids)
+
+    monkeypatch.setattr(ports.transactions, "payload_hashes", unavailable_once)
+    failed = client.post_payment("order-32", payment)
+    retried = client.post_payment("order-32", payment)
+
+    assert failed.status == 503 and failed.body["error"]["code"] == "dependency_error"
+    assert retried.status == 202 and retried.body["replayed"] is False
+    assert len(lookups) == 2 and len(ports.queue.messages) == 1
