@@ -179,7 +179,7 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
     console.print(
         f"archive: s3://{outputs['ArchiveBucketName']}/archive/yyyy/mm/dd/<transaction_id>.json\n"
         f"audit rows: DynamoDB table {outputs['AuditTableName']} ({audit_rows} rows; "
-        f"GSI by_day_shard for dashboards, GET /audit over the API)\n"
+        f"GSI by_day_shard for dashboards, GET /audit with the dashboards' API key)\n"
         "The stack lived in this process and is gone; `make local-up` keeps one running."
     )
     unaccounted = len(accepted_ids) - sum(statuses.get(s, 0) for s in TERMINAL_STATUSES)
