@@ -101,21 +101,29 @@ class TransactionStore(DynamoTable):
         A refused write carries the item, so the caller can tell a re-run (already at ``to``) from
         a real conflict. A missing item, or one without a status, was never received.
         """
-        names = {"#status": "status", "#updated_at": "updated_at"}
-        values: dict[str, Any] = {":to": to.value, ":now": now, **_OPEN_VALUES}
-        assignments = ["#status = :to", "#updated_at = :now"]
-        for index, (name, value) in enumerate(fields.items()):
-            names[f"#f{index}"] = name
-            values[f":f{index}"] = value
-            assignments.append(f"#f{index} = :f{index}")
         write = self._guarded_update(
-            transaction_id,
-            f"moving the status to {to.value}",
-            UpdateExpression="SET " + ", ".join(assignments),
-            ConditionExpression=_OPEN_GUARD,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=serialize(values),
+            transaction_id, f"moving the status to {to.value}", **transition_update(to, fields, now)
         )
         if not write.applied and write.status is None:
             raise TransactionNotFound(f"transaction {transaction_id} has not been received")
         return write
+
+
+def transition_update(to: Status, fields: dict[str, Any], now: str) -> dict[str, Any]:
+    """The UpdateItem arguments that move the status to ``to`` from an open status, with ``fields``.
+
+    Also the ``Update`` of a TransactWriteItems that moves the status together with another write.
+    """
+    names = {"#status": "status", "#updated_at": "updated_at"}
+    values: dict[str, Any] = {":to": to.value, ":now": now, **_OPEN_VALUES}
+    assignments = ["#status = :to", "#updated_at = :now"]
+    for index, (name, value) in enumerate(fields.items()):
+        names[f"#f{index}"] = name
+        values[f":f{index}"] = value
+        assignments.append(f"#f{index} = :f{index}")
+    return {
+        "UpdateExpression": "SET " + ", ".join(assignments),
+        "ConditionExpression": _OPEN_GUARD,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": serialize(values),
+    }

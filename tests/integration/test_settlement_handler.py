@@ -1,6 +1,7 @@
 """The settlement Lambda on the deployed stack: settle exactly once, decline, fail, and their guards."""
 
 import json
+import sys
 
 import boto3
 import pytest
@@ -115,6 +116,27 @@ def test_settle_after_decline_is_rejected(stack):
         "fraud": {"outcome": "APPROVE"},
     }
     stack.invoke("SettlementFunction", settlement_event("decline", transaction_id, document, checks=failed))
+
+    with pytest.raises(LambdaFunctionError) as raised:
+        stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
+
+    assert raised.value.error_type == "StatusTransitionRejected"
+    assert transaction(stack, transaction_id)["status"] == "DECLINED"
+    assert settlement_record(stack, transaction_id) is None
+    assert archive_versions(stack, f"archive/{ARCHIVE_DAY}/{transaction_id}.json") == []
+
+
+def test_a_decline_landing_after_settles_first_read_leaves_no_settlement(stack, monkeypatch):
+    """Given settle read the payment as RECEIVED and a decline then landed, the settle write is
+    refused whole on DynamoDB itself: no settlement record, no archive, still DECLINED."""
+    transaction_id = new_transaction_id()
+    document = payment()
+    seed_transaction(stack, transaction_id, document, created_at=CREATED_AT)
+    declined = {"validation": {"outcome": "PASS"}, "fraud": {"outcome": "DECLINE", "reasons": ["velocity"]}}
+    stack.invoke("SettlementFunction", settlement_event("decline", transaction_id, document, checks=declined))
+    store = sys.modules["settlement_svc.handler"].TransactionStore
+    read = store.get
+    monkeypatch.setattr(store, "get", lambda self, tid: {**read(self, tid), "status": "RECEIVED"})
 
     with pytest.raises(LambdaFunctionError) as raised:
         stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))

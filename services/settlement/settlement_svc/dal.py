@@ -9,9 +9,11 @@ from botocore.exceptions import ClientError
 from payments_core import aws
 from payments_core.dynamo import DynamoTable, deserialize, serialize
 from payments_core.errors import DependencyError
+from payments_core.models import Status
 from payments_core.observability import get_tracer
 from payments_core.settings import get_settings
-from payments_core.transactions import CONDITION_FAILED
+from payments_core.transactions import transition_update
+from settlement_svc.logic import LedgerWrite
 
 tracer = get_tracer("settlement")
 
@@ -21,35 +23,65 @@ ARCHIVE_ENCRYPTION: Final = "AES256"
 # 412: the key exists. 409: a concurrent conditional write to the key is in flight.
 _ALREADY_WRITTEN: Final = "PreconditionFailed"
 _CONCURRENT_WRITE: Final = "ConditionalRequestConflict"
+# A TransactWriteItems item whose condition did not hold.
+_REFUSED: Final = "ConditionalCheckFailed"
 
 
 class SettlementLedger(DynamoTable):
-    """One record per transaction in the settlements table, written with attribute_not_exists."""
+    """The settlements table: one record per transaction, written together with the SETTLED status."""
 
     table_setting = "settlements_table"
 
-    @tracer.capture_method(capture_response=False)
-    def put_once(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """None when this call wrote the record; the record already there when one existed.
+    def __init__(
+        self, table_name: str | None = None, transactions_table: str | None = None, dynamodb: Any = None
+    ):
+        super().__init__(table_name, dynamodb)
+        self._transactions = transactions_table or get_settings().require("transactions_table")
 
-        The refused put returns the existing item with its error, so a re-run needs no read and
-        the function needs no GetItem permission on the table.
-        """
+    @tracer.capture_method(capture_response=False)
+    def settle(self, record: dict[str, Any], settlement: dict[str, Any], now: str) -> LedgerWrite:
+        """In one TransactWriteItems: put the record unless one exists for the transaction, and move
+        the transaction to SETTLED from an open status with ``settlement`` on it. Both or neither,
+        so a decline that lands first leaves no settlement record behind, and a record never exists
+        without the status that says so. Refused conditions return the items as they stood."""
+        transaction_id = record["transaction_id"]
         try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=serialize(record),
-                ConditionExpression="attribute_not_exists(transaction_id)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": serialize(record),
+                            "ConditionExpression": "attribute_not_exists(transaction_id)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._transactions,
+                            "Key": serialize({"transaction_id": transaction_id}),
+                            **transition_update(Status.SETTLED, {"settlement": settlement}, now),
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                ]
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != CONDITION_FAILED:
-                raise DependencyError("settlement record write failed") from exc
-            earlier = exc.response.get("Item")
-            if not earlier:
-                raise DependencyError("settlement record exists but did not come back") from exc
-            return deserialize(earlier)
-        return None
+            reasons = exc.response.get("CancellationReasons") or []
+            codes = [reason.get("Code") for reason in reasons]
+            if len(reasons) != 2 or any(code not in (_REFUSED, "None", None) for code in codes):
+                raise DependencyError("settlement write failed") from exc
+            ledger, status = reasons
+            earlier = ledger.get("Item") if ledger.get("Code") == _REFUSED else None
+            refused = status.get("Code") == _REFUSED
+            current = deserialize(status["Item"]) if refused and status.get("Item") else {}
+            return LedgerWrite(
+                applied=False,
+                earlier=deserialize(earlier) if earlier else None,
+                status_refused=refused,
+                status=Status(current["status"]) if "status" in current else None,
+            )
+        return LedgerWrite(applied=True)
 
 
 class ArchiveBucket:

@@ -1,9 +1,11 @@
 """Settle, decline or record the failure of a payment; every action is safe to run again.
 
-``settle`` does three exactly-once writes, in an order that makes a crash at any point safe to
-retry: the settlement record (conditional put), the archive object (``If-None-Match: *``), then
-the status (forward-only guard). The audit row comes last and is itself write-once. A re-run
-finds each write already done, reads the earlier settlement back and returns the same result.
+``settle`` writes the settlement record (conditional put) and the SETTLED status (forward-only
+guard) in one DynamoDB transaction, so a decline that wins the race leaves no settlement record
+behind and a record never exists without its status. The archive object (``If-None-Match: *``)
+and the audit row (write-once) follow. A crash at any point is safe to retry: a re-run finds the
+transaction already done, gets the earlier record back from the refused write, and completes
+the archive and the audit row with it, returning the same result.
 
 Fee schedule (illustrative card pricing): ``fee = amount * 2.9% + fixed fee``, rounded half-even
 to the currency's minor units and capped at the amount; ``net = amount - fee``. So fee and net are
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from payments_core.audit import AuditEvent, AuditSink
 from payments_core.clock import iso, parse_iso, utc_now
-from payments_core.errors import StatusTransitionRejected, TransactionNotFound
+from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
 from payments_core.models import Payment, Status
 from payments_core.money import format_amount, minor_units
 from settlement_svc.models import Checks, DeclineRequest, FailRequest, SettleRequest
@@ -207,12 +209,25 @@ class Transactions(Protocol):
         ...
 
 
-class Ledger(Protocol):
-    def put_once(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        """Write the settlement record unless one exists for the transaction.
+@dataclass(frozen=True)
+class LedgerWrite:
+    """What ``Ledger.settle`` did. When it was refused, nothing was written, and:
 
-        None when this call wrote it; otherwise the record an earlier run wrote.
-        """
+    ``earlier`` is the settlement record that already stood (None if there was none);
+    ``status_refused`` says the transaction's guard refused, ``status`` then being its status
+    (None for a transaction that was never received).
+    """
+
+    applied: bool
+    earlier: dict[str, Any] | None = None
+    status_refused: bool = False
+    status: Status | None = None
+
+
+class Ledger(Protocol):
+    def settle(self, record: dict[str, Any], settlement: dict[str, Any], now: str) -> LedgerWrite:
+        """Both or neither: put the record unless one exists, and move the transaction to SETTLED
+        from an open status with ``settlement`` on it."""
         ...
 
 
@@ -264,6 +279,31 @@ def _settlement_view(settlement: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _settled_before(
+    transaction_id: str, write: LedgerWrite, deps: Dependencies, now: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record and settlement of a refused settle write, which wrote nothing: an earlier run's."""
+    if write.status_refused and write.status is None:
+        raise TransactionNotFound(f"transaction {transaction_id} has not been received")
+    if write.status_refused and write.status != Status.SETTLED:
+        raise StatusTransitionRejected(
+            f"transaction {transaction_id} is {write.status} and cannot be settled"
+        )
+    if write.earlier is None:
+        # SETTLED without a record: no run of this step leaves that, so someone edited the table.
+        raise DependencyError(f"transaction {transaction_id} is SETTLED but has no settlement record")
+    record = write.earlier
+    settlement = {name: record[name] for name in SETTLEMENT_FIELDS}
+    if not write.status_refused:
+        # A record whose status never moved: written before record and status went together.
+        moved = deps.transactions.transition(transaction_id, Status.SETTLED, {"settlement": settlement}, now)
+        if not moved.applied and moved.status != Status.SETTLED:
+            raise StatusTransitionRejected(
+                f"transaction {transaction_id} is {moved.status} and cannot be settled"
+            )
+    return record, settlement
+
+
 def settle(request: SettleRequest, deps: Dependencies) -> Outcome:
     transaction_id = request.transaction_id
     payment = request.payment
@@ -289,18 +329,13 @@ def settle(request: SettleRequest, deps: Dependencies) -> Outcome:
         "archive_key": archive_key(transaction_id, parse_iso(received_at)),
         "settled_at": now,
     }
-    earlier = deps.ledger.put_once(record)
-    if earlier is not None:
-        record = earlier
+    settlement = {name: record[name] for name in SETTLEMENT_FIELDS}
+    write = deps.ledger.settle(record, settlement, now)
+    if not write.applied:
+        record, settlement = _settled_before(transaction_id, write, deps, now)
     deps.archive.put_once(
         record["archive_key"], archive_document(transaction_id, payment, record, request.checks, received_at)
     )
-    settlement = {name: record[name] for name in SETTLEMENT_FIELDS}
-    write = deps.transactions.transition(transaction_id, Status.SETTLED, {"settlement": settlement}, now)
-    if not write.applied and write.status != Status.SETTLED:
-        raise StatusTransitionRejected(
-            f"transaction {transaction_id} is {write.status} and cannot be settled"
-        )
     view = _settlement_view(settlement)
     first_time = deps.audit.append(
         AuditEvent(

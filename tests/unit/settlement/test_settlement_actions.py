@@ -5,10 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from payments_core.errors import InvalidAmount, StatusTransitionRejected, TransactionNotFound
+from payments_core.errors import DependencyError, InvalidAmount, StatusTransitionRejected, TransactionNotFound
 from payments_core.models import Status
 from payments_core.transactions import GuardedWrite
-from settlement_svc.logic import Dependencies, process
+from settlement_svc.logic import Dependencies, LedgerWrite, process
 from settlement_svc.models import REQUEST_ADAPTER
 from tests.factories import payment
 from tests.fakes import FakeAudit
@@ -53,14 +53,27 @@ class FakeTransactions:
 
 
 class FakeLedger:
-    def __init__(self):
-        self.records = {}
+    """The settlements table, written in one transaction with the transactions table's status."""
 
-    def put_once(self, record):
-        if record["transaction_id"] in self.records:
-            return dict(self.records[record["transaction_id"]])
-        self.records[record["transaction_id"]] = dict(record)
-        return None
+    def __init__(self, transactions):
+        self.records = {}
+        self.transactions = transactions
+
+    def settle(self, record, settlement, now):
+        tid = record["transaction_id"]
+        earlier = self.records.get(tid)
+        item = self.transactions.items.get(tid)
+        refused = item is None or item.get("status") not in (Status.RECEIVED, Status.FAILED)
+        if earlier is not None or refused:
+            return LedgerWrite(
+                applied=False,
+                earlier=dict(earlier) if earlier else None,
+                status_refused=refused,
+                status=Status(item["status"]) if refused and item and "status" in item else None,
+            )
+        self.records[tid] = dict(record)
+        item.update(settlement=settlement, status=Status.SETTLED, updated_at=now)
+        return LedgerWrite(applied=True)
 
 
 class FakeArchive:
@@ -87,9 +100,10 @@ class Clock:
 
 @pytest.fixture
 def deps():
+    transactions = FakeTransactions()
     return Dependencies(
-        transactions=FakeTransactions(),
-        ledger=FakeLedger(),
+        transactions=transactions,
+        ledger=FakeLedger(transactions),
         archive=FakeArchive(),
         audit=FakeAudit(),
         clock=Clock(),
@@ -147,8 +161,39 @@ def test_settling_twice_settles_once(deps):
     assert not second.first_time
 
 
-def test_settle_after_a_crash_reuses_the_earlier_settlement_record(deps):
-    """Given a run that wrote the record and died, a retry archives and reports that record's time."""
+def test_settle_after_a_crash_completes_the_archive_and_audit_with_the_earlier_record(deps):
+    """Given a run that wrote record and status together and died before archiving, a retry archives
+    and audits with that record's settlement time."""
+    run(deps, "settle")
+    deps.archive.objects.clear()
+    deps.audit.rows.clear()
+
+    retry = run(deps, "settle")
+
+    (body,) = deps.archive.objects.values()
+    assert json.loads(body)["settled_at"] == "2026-03-02T09:00:01.000000Z"
+    assert retry.detail["settlement"]["settled_at"] == "2026-03-02T09:00:01.000000Z"
+    assert len(deps.audit.rows) == 1 and retry.first_time
+
+
+def test_a_decline_that_lands_after_the_first_read_leaves_no_settlement_behind(deps, monkeypatch):
+    """Given settle read RECEIVED, When a decline lands before its write, Then the write is refused
+    whole: no settlement record, no archive, the payment stays DECLINED."""
+    stale = deps.transactions.get(TRANSACTION_ID)
+    run(deps, "decline", checks={**PASSED, "fraud": {"outcome": "DECLINE", "score": "0.99", "reasons": []}})
+    monkeypatch.setattr(deps.transactions, "get", lambda transaction_id: dict(stale))
+
+    with pytest.raises(StatusTransitionRejected):
+        run(deps, "settle")
+
+    assert deps.ledger.records == {}
+    assert deps.archive.objects == {}
+    assert deps.transactions.status == Status.DECLINED
+
+
+def test_settle_reuses_a_record_whose_status_never_moved(deps):
+    """Given a record written before record and status went together, whose status stayed open,
+    a retry moves the status with that record's settlement and archives it."""
     run(deps, "settle")
     deps.archive.objects.clear()
     deps.transactions.items[TRANSACTION_ID]["status"] = Status.RECEIVED
@@ -159,6 +204,20 @@ def test_settle_after_a_crash_reuses_the_earlier_settlement_record(deps):
     (body,) = deps.archive.objects.values()
     assert json.loads(body)["settled_at"] == "2026-03-02T09:00:01.000000Z"
     assert retry.detail["settlement"]["settled_at"] == "2026-03-02T09:00:01.000000Z"
+    assert deps.transactions.status == Status.SETTLED
+    assert (
+        deps.transactions.items[TRANSACTION_ID]["settlement"]["settled_at"] == "2026-03-02T09:00:01.000000Z"
+    )
+
+
+def test_a_settled_transaction_without_its_record_is_an_error_not_a_new_record(deps):
+    run(deps, "settle")
+    deps.ledger.records.clear()
+
+    with pytest.raises(DependencyError, match="no settlement record"):
+        run(deps, "settle")
+
+    assert deps.ledger.records == {}
 
 
 def test_settle_after_decline_is_rejected_and_writes_nothing(deps):
