@@ -18,6 +18,15 @@ Gaps (moto 5.2.5):
   query, so the fraud velocity query and the audit reads slowed down with every payment. Here a
   query starts from the partition's own items (a table query) or from the unsorted items (an
   index query, which moto then filters and sorts).
+- (A speed-up, switched with the others.) Every ``UpdateItem``, and every ``Update`` in a
+  transaction, parses its update expression again (``UpdateExpressionParser.make``, twice per
+  request: once to validate the request, once to apply it), and the validator then
+  ``deepcopy``-s the tree before rewriting it. The services send a handful of distinct
+  expressions over and over. Here the tree of each expression text is kept pickled and every call
+  gets a fresh copy from ``pickle.loads`` (about 30 us instead of a 130-170 us parse for the
+  services' expressions); the validator copies expression trees by a pickle round trip (about
+  70 us instead of ``deepcopy``'s 130-180 us), which copies these plain node objects faithfully.
+  Attribute values keep moto's own ``deepcopy``.
 """
 
 from __future__ import annotations
