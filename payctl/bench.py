@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     table = Table(title="Local pipeline: submit -> terminal, end to end over HTTP")
-    columns = [
+    for column in (
         "speed-ups",
         "payments",
         "elapsed s",
@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         "p95 s",
         "CPU ms/payment",
         "cores busy",
-    ]
-    for column in [*columns, "outcomes"]:
+        "outcomes",
+    ):
         table.add_column(column, justify="right")
     for r in results:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items()))

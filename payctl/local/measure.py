@@ -51,11 +51,15 @@ def terminal_counts(dynamodb: Any, audit_table: str, days: Iterable[str], shards
     ]
     counts = dict.fromkeys(TERMINAL_ACTIONS.values(), 0)
     for start in range(0, len(keys), _BATCH_GET_LIMIT):
+        # DynamoDB hands unprocessed keys back with the projection, ready to send again.
         pending: dict[str, Any] = {
-            audit_table: {"Keys": keys[start : start + _BATCH_GET_LIMIT], "ProjectionExpression": "sk, #c"}
+            audit_table: {
+                "Keys": keys[start : start + _BATCH_GET_LIMIT],
+                "ProjectionExpression": "sk, #c",
+                "ExpressionAttributeNames": {"#c": "count"},
+            }
         }
         while pending:
-            pending[audit_table]["ExpressionAttributeNames"] = {"#c": "count"}
             response = dynamodb.batch_get_item(RequestItems=pending)
             for item in response.get("Responses", {}).get(audit_table, []):
                 counts[TERMINAL_ACTIONS[item["sk"]["S"]]] += int(item["count"]["N"])

@@ -199,8 +199,9 @@ def _without_recorded(
         raise
     if not hashes:
         return new
-    replays = [(i, r) for i, r in new if hashes.get(r.transaction_id) == r.payload_hash]
-    conflicts = [(i, r) for i, r in new if r.transaction_id in hashes and (i, r) not in replays]
+    recorded_new = [(i, r) for i, r in new if r.transaction_id in hashes]
+    replays = [(i, r) for i, r in recorded_new if hashes[r.transaction_id] == r.payload_hash]
+    conflicts = [(i, r) for i, r in recorded_new if hashes[r.transaction_id] != r.payload_hash]
     if replays:
         idempotency.complete([(request, recorded_response(request)) for _, request in replays])
     if conflicts:
