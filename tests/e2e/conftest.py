@@ -170,6 +170,26 @@ def wait_for_status(api: ApiClient) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
+def wait_for_audit(api: ApiClient) -> Callable[..., list[dict[str, Any]]]:
+    """GET /payments/{id}/audit until it holds ``action``; the events then.
+
+    A step writes the status first and its audit row last (settlement archives in between), so a
+    terminal status can be read a moment before the row that records it.
+    """
+
+    def wait(transaction_id: str, action: str, timeout: float = 30) -> list[dict[str, Any]]:
+        def trail() -> list[dict[str, Any]] | None:
+            response = api.get(f"/payments/{transaction_id}/audit")
+            assert response.status == 200, response.body
+            events: list[dict[str, Any]] = response.json()["events"]
+            return events if any(event["action"] == action for event in events) else None
+
+        return wait_for(trail, timeout, what=f"the {action} audit row of {transaction_id}")
+
+    return wait
+
+
+@pytest.fixture
 def queue_drained(local_stack: LocalStack, aws: Callable[[str], Any]) -> Callable[[float], None]:
     """Wait until the payments queue holds nothing, visible or in flight."""
 

@@ -44,7 +44,16 @@ def _max_receive_count(sqs, queue_url):
 
 
 def test_a_poison_payment_is_retried_dead_lettered_audited_and_replayed(
-    local_stack, api, aws, payment, idempotency_key, queue_drained, payctl, wait, wait_for_status
+    local_stack,
+    api,
+    aws,
+    payment,
+    idempotency_key,
+    queue_drained,
+    payctl,
+    wait,
+    wait_for_status,
+    wait_for_audit,
 ):
     queue_drained()
     sqs = aws("sqs")
@@ -74,7 +83,7 @@ def test_a_poison_payment_is_retried_dead_lettered_audited_and_replayed(
 
     failed = wait_for_status(transaction_id, frozenset({"FAILED"}), timeout=10)
     assert failed["failure"]
-    events = api.get(f"/payments/{transaction_id}/audit").json()["events"]
+    events = wait_for_audit(transaction_id, "payment.failed")
     failure = next(event for event in events if event["action"] == "payment.failed")
     assert failure["actor"] == "settlement"
     assert PERMANENT_FAULT.split(".")[1] in json.dumps(failure["detail"])
@@ -83,7 +92,7 @@ def test_a_poison_payment_is_retried_dead_lettered_audited_and_replayed(
     payctl("dlq", "replay", "--message-id", message["message_id"])
     settled = wait_for_status(transaction_id, frozenset({"SETTLED"}), timeout=60)
     assert settled["transaction_id"] == transaction_id
-    actions = [event["action"] for event in api.get(f"/payments/{transaction_id}/audit").json()["events"]]
+    actions = [event["action"] for event in wait_for_audit(transaction_id, "payment.settled")]
     assert actions.index("payment.failed") < actions.index("payment.settled")
     assert all(m.message_id != message["message_id"] for m in list_dlq(sqs, dlq_url))
 

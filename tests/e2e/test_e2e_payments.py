@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def test_a_payment_is_accepted_then_settled_with_its_audit_trail(
-    api, payment, idempotency_key, wait_for_status
+    api, payment, idempotency_key, wait_for_status, wait_for_audit
 ):
     body = payment(amount="25.00")
 
@@ -23,9 +23,7 @@ def test_a_payment_is_accepted_then_settled_with_its_audit_trail(
     assert settled["fraud"]["score"] == "0.00"
     assert settled["settlement"]
 
-    trail = api.get(f"/payments/{transaction_id}/audit")
-    assert trail.status == 200
-    events = trail.json()["events"]
+    events = wait_for_audit(transaction_id, "payment.settled")
     actions = [event["action"] for event in events]
     assert actions[0] == "payment.received"
     assert actions[-1] == "payment.settled"
