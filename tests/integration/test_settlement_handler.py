@@ -107,6 +107,17 @@ def test_archive_object_is_encrypted_has_amounts_as_strings_and_no_card_token(st
     assert archived["received_at"] == CREATED_AT
 
 
+def _settle_is_refused_and_leaves_nothing(stack, transaction_id, document):
+    """Settle on a DECLINED payment fails, and writes no settlement record and no archive."""
+    with pytest.raises(LambdaFunctionError) as raised:
+        stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
+
+    assert raised.value.error_type == "StatusTransitionRejected"
+    assert transaction(stack, transaction_id)["status"] == "DECLINED"
+    assert settlement_record(stack, transaction_id) is None
+    assert archive_versions(stack, f"archive/{ARCHIVE_DAY}/{transaction_id}.json") == []
+
+
 def test_settle_after_decline_is_rejected(stack):
     transaction_id = new_transaction_id()
     document = payment()
@@ -117,13 +128,7 @@ def test_settle_after_decline_is_rejected(stack):
     }
     stack.invoke("SettlementFunction", settlement_event("decline", transaction_id, document, checks=failed))
 
-    with pytest.raises(LambdaFunctionError) as raised:
-        stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
-
-    assert raised.value.error_type == "StatusTransitionRejected"
-    assert transaction(stack, transaction_id)["status"] == "DECLINED"
-    assert settlement_record(stack, transaction_id) is None
-    assert archive_versions(stack, f"archive/{ARCHIVE_DAY}/{transaction_id}.json") == []
+    _settle_is_refused_and_leaves_nothing(stack, transaction_id, document)
 
 
 def test_a_decline_landing_after_settles_first_read_leaves_no_settlement(stack, monkeypatch):
@@ -138,13 +143,7 @@ def test_a_decline_landing_after_settles_first_read_leaves_no_settlement(stack, 
     read = store.get
     monkeypatch.setattr(store, "get", lambda self, tid: {**read(self, tid), "status": "RECEIVED"})
 
-    with pytest.raises(LambdaFunctionError) as raised:
-        stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
-
-    assert raised.value.error_type == "StatusTransitionRejected"
-    assert transaction(stack, transaction_id)["status"] == "DECLINED"
-    assert settlement_record(stack, transaction_id) is None
-    assert archive_versions(stack, f"archive/{ARCHIVE_DAY}/{transaction_id}.json") == []
+    _settle_is_refused_and_leaves_nothing(stack, transaction_id, document)
 
 
 def test_decline_path_records_reasons_once(stack):
