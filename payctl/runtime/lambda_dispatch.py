@@ -27,7 +27,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from payctl.runtime import _state, lambda_faults
+from payctl.runtime import _state, faults
 from payctl.runtime._patching import Patcher
 
 GAP = "moto LambdaSimpleBackend.invoke echoes its input"
@@ -166,8 +166,15 @@ def _local_function(fn: Any) -> _state.LocalFunction:
     return local
 
 
-def run_handler(fn: Any, qualifier: str | None, event: Any) -> tuple[bytes, bool]:
-    """Run the real handler for moto function ``fn``. Returns (payload, errored)."""
+def run_handler(
+    fn: Any, qualifier: str | None, event: Any, injected: faults.LambdaFault | None = None
+) -> tuple[bytes, bool]:
+    """Run the real handler for moto function ``fn``. Returns (payload, errored).
+
+    ``injected`` is a fault the plan chose for this invocation (shim 4): an exception inside the
+    handler before it does anything. After the handler, the plan may turn a finished invocation
+    into a timeout or a lost response, and a simulated crash becomes ``Runtime.ExitError``.
+    """
     state = _state.current()
     local = _local_function(fn)
     # Registering the function and its layers' sources already made their directories importable.
@@ -188,11 +195,22 @@ def run_handler(fn: Any, qualifier: str | None, event: Any) -> tuple[bytes, bool
     except AttributeError as exc:
         return lambda_error_payload("Runtime.HandlerNotFound", str(exc), request_id, []), True
 
+    if injected is not None and injected.kind is faults.Kind.HANDLER_ERROR:
+        return lambda_error_payload(injected.error, injected.message, request_id, []), True
     try:
-        result = handler(event, context)
+        with faults.invocation(fn.function_name):
+            result = handler(event, context)
+    except faults.SimulatedCrash as crash:
+        return lambda_error_payload(faults.EXIT_ERROR, str(crash), request_id, []), True
     except Exception as exc:
         logger.info("%s raised %s: %s", fn.function_name, type(exc).__name__, exc, exc_info=True)
         return exception_payload(exc, request_id), True
+    late = faults.plan().after_invoke(fn.function_name, faults.transaction_id_of_event(event))
+    if late is not None and late.kind is faults.Kind.TIMEOUT:
+        message = f"{request_id} Task timed out after {int(fn.timeout)}.00 seconds"
+        return lambda_error_payload(late.error, message, request_id, []), True
+    if late is not None:
+        raise faults.lambda_service_error(late)
     try:
         return dumps_like_lambda(result), False
     except (TypeError, ValueError) as exc:
@@ -209,21 +227,23 @@ def _dispatching_invoke(
     response_headers: Any,
 ) -> bytes:
     fn = self.get_function(function_name, qualifier)
-    lambda_faults.raise_if_injected(fn.function_name)
     invocation_type = _header(headers, "x-amz-invocation-type") or "RequestResponse"
     event = _decode_event(body)
+    injected = faults.plan().on_invoke(fn.function_name, faults.transaction_id_of_event(event))
+    if injected is not None and injected.kind is faults.Kind.LAMBDA_SERVICE_ERROR:
+        raise faults.lambda_service_error(injected)
     _local_function(fn)
     response_headers["x-amz-executed-version"] = str(fn.version) if fn.version else "$LATEST"
     if invocation_type == "DryRun":
         return b""
     if invocation_type == "Event":
         worker = threading.Thread(
-            target=run_handler, args=(fn, qualifier, event), name=f"lambda-event-{fn.function_name}"
+            target=run_handler, args=(fn, qualifier, event, injected), name=f"lambda-event-{fn.function_name}"
         )
         worker.daemon = True
         worker.start()
         return b""
-    payload, errored = run_handler(fn, qualifier, event)
+    payload, errored = run_handler(fn, qualifier, event, injected)
     if errored:
         response_headers["x-amz-function-error"] = "Unhandled"
     response_headers["Content-Length"] = str(len(payload))

@@ -14,8 +14,8 @@ from payctl.runtime import (
     api_gateway,
     dynamodb,
     execution_names,
+    faults,
     lambda_dispatch,
-    lambda_faults,
     layers,
     powertools,
     speedups,
@@ -41,6 +41,7 @@ MOTO_CONFIG: DefaultConfig = {
 SHIMS = (
     dynamodb,
     layers,
+    faults,
     lambda_dispatch,
     state_machines,
     sync_execution,
@@ -132,6 +133,5 @@ def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iter
         patcher.undo_all()
         if started:
             mock.stop()
-        lambda_faults.registry().clear()
         scope.restore()
         _state.deactivate()

@@ -22,6 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from payctl.runtime import faults
 from payctl.runtime._patching import Patcher
 
 GAP = "moto SQS triggers Lambda inside SendMessage and deletes stubbed batches"
@@ -229,6 +230,7 @@ class EventSourcePoller:
         result.received = len(messages)
         if not messages:
             return result
+        faults.deliver_duplicates(self._sqs, self.source.queue_url, messages)
         event = sqs_event(messages, self.source.queue_arn, self.region)
         result.invoked = True
         try:

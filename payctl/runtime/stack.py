@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 
-from payctl.runtime import _state, lambda_faults
+from payctl.runtime import _state, faults
 from payctl.runtime.execution_names import require_name
 from payctl.runtime.lambda_dispatch import cold_start
 from payctl.runtime.sam_translate import ArtifactStager, stage_local_artifacts, translate
@@ -61,24 +61,37 @@ class FunctionInfo:
     memory_size: int
 
 
-class StackLambdaFaults:
-    """``stack.lambda_faults.inject("ValidationFunction", "Lambda.ServiceException", times=2)``."""
+class StackFaults:
+    """The active fault plan (shim 4), addressed by the stack's logical function ids.
+
+    ``stack.faults.inject("ValidationFunction", "Lambda.ServiceException", times=2)`` is the short
+    form for Lambda service errors; :meth:`add` takes any :class:`faults.Rule`.
+    """
 
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
 
+    @property
+    def plan(self) -> faults.FaultPlan:
+        return faults.plan()
+
     def inject(self, function: str, error: str = "Lambda.ServiceException", times: int = 1) -> None:
-        lambda_faults.registry().inject(self._stack.function_name(function), error, times)
+        self.add(faults.Rule(faults.Kind.LAMBDA_SERVICE_ERROR, error, function=function, count=times))
+
+    def add(self, rule: faults.Rule) -> faults.Rule:
+        if rule.function is not None:
+            rule.function = self._stack.function_name(rule.function)
+        return faults.plan().add(rule)
 
     def remaining(self, function: str) -> int:
-        return lambda_faults.registry().remaining(self._stack.function_name(function))
+        return faults.plan().remaining(self._stack.function_name(function))
 
     def clear(self, function: str | None = None) -> None:
         if function is None:
             for info in self._stack.functions.values():
-                lambda_faults.registry().clear(info.name)
+                faults.plan().clear(info.name)
         else:
-            lambda_faults.registry().clear(self._stack.function_name(function))
+            faults.plan().clear(self._stack.function_name(function))
 
 
 @dataclass
@@ -95,7 +108,9 @@ class Stack:
     unsupported_resources: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.lambda_faults = StackLambdaFaults(self)
+        self.faults = StackFaults(self)
+        # The earlier name, kept for callers written against it.
+        self.lambda_faults = self.faults
         self._lambda = boto3.client("lambda", region_name=self.region, config=NO_RETRIES)
         self._sfn = boto3.client("stepfunctions", region_name=self.region, config=NO_RETRIES)
 

@@ -1,0 +1,567 @@
+"""Shim 4 — fault injection: one seeded plan of the failures AWS can hand a payment.
+
+Gap (moto 5.2.5): nothing in moto makes the Lambda service fail, a handler die half-way, a
+dependency throttle, or a queue deliver twice, so the guarantees ("every effect survives a crash
+at any point, a retry, a duplicate delivery and a replay") could only be tested on the happy path.
+
+A :class:`FaultPlan` holds :class:`Rule` s, each a kind of fault with a rate or a count, narrowed
+to a function, an AWS service and operation, a queue, or one transaction id. The runtime asks the
+plan at five points, with plain values only (so the same questions can be asked for a handler
+that runs in another process):
+
+* :meth:`FaultPlan.on_invoke` before a handler runs: a Lambda service error (the handler never
+  runs) or an exception inside the handler (it runs no code);
+* :meth:`FaultPlan.after_invoke` after it returned: a timeout or a lost response; its effects
+  happened, its caller sees an error;
+* :meth:`FaultPlan.before_aws_call` before a handler's AWS call: the service's own error (for
+  example DynamoDB ``ThrottlingException``, S3 ``SlowDown``) as if the SDK's retries were used up;
+* :meth:`FaultPlan.after_aws_call` after a call succeeded: crash now (the process dies; the call's
+  effect stays);
+* :meth:`FaultPlan.duplicate_delivery` when a poller receives a message: deliver it twice.
+
+Same seed, same faults, even under concurrency: a rate is decided by a hash of (seed, rule, point,
+target, transaction id, n), where n counts the earlier evaluations of that same key, never by a
+shared random stream whose order threads would change. A count fires on the first matching
+evaluations; with a transaction id that order is the payment's own, without one it is the
+order of arrival. Every fault that fires is recorded in :attr:`FaultPlan.fired`.
+
+The in-process adapter at the bottom wires the plan into the runtime: botocore ``before-call`` and
+``after-call`` hooks on every session, with the calling function known from a context variable
+that :func:`invocation` sets around each handler. Faults come only from here, never from
+product code.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+from payctl.runtime._patching import Patcher
+
+GAP = "moto cannot make Lambda, a handler, a dependency or a queue fail"
+
+
+class Kind(StrEnum):
+    LAMBDA_SERVICE_ERROR = "lambda_service_error"
+    HANDLER_ERROR = "handler_error"
+    TIMEOUT = "timeout"
+    LOST_RESPONSE = "lost_response"
+    DEPENDENCY_ERROR = "dependency_error"
+    CRASH_AFTER_CALL = "crash_after_call"
+    DUPLICATE_DELIVERY = "duplicate_delivery"
+
+
+_INVOKE_KINDS: Final = frozenset({Kind.LAMBDA_SERVICE_ERROR, Kind.HANDLER_ERROR})
+_AFTER_INVOKE_KINDS: Final = frozenset({Kind.TIMEOUT, Kind.LOST_RESPONSE})
+
+# HTTP status codes the Lambda API documents for its service-side errors.
+LAMBDA_STATUS: Final[Mapping[str, int]] = {
+    "ServiceException": 500,
+    "TooManyRequestsException": 429,
+    "ResourceNotReadyException": 502,
+    "EC2ThrottledException": 502,
+    "ENILimitReachedException": 502,
+    "SnapStartTimeoutException": 408,
+    "SdkClientException": 500,
+}
+# The state machine's Retry covers these Lambda service errors; the others fail the task.
+RETRIED_LAMBDA_ERRORS: Final = (
+    "Lambda.ServiceException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.SdkClientException",
+)
+NOT_RETRIED_LAMBDA_ERRORS: Final = ("Lambda.ResourceNotReadyException",)
+
+# Each service's own error codes and HTTP statuses, as its API returns them.
+DEPENDENCY_ERRORS: Final[Mapping[str, Mapping[str, int]]] = {
+    "dynamodb": {
+        "ThrottlingException": 400,
+        "ProvisionedThroughputExceededException": 400,
+        "InternalServerError": 500,
+    },
+    "s3": {"SlowDown": 503, "InternalError": 500},
+    "sqs": {"RequestThrottled": 403, "InternalError": 500},
+    "stepfunctions": {"ThrottlingException": 400, "ServiceUnavailable": 503},
+}
+
+# Lambda's error type when a timeout ends an invocation (Step Functions shows it as the error name).
+TIMEOUT_ERROR: Final = "Sandbox.Timedout"
+# Lambda's error type when the runtime process exits before it answers.
+EXIT_ERROR: Final = "Runtime.ExitError"
+HANDLER_ERROR: Final = "InjectedHandlerError"
+# What a caller sees when the response to a finished invocation is lost on the way back.
+LOST_RESPONSE_ERROR: Final = "Lambda.SdkClientException"
+
+
+class SimulatedCrash(BaseException):
+    """The process died right after an AWS call succeeded.
+
+    A ``BaseException``, so no ``except Exception`` in a handler can swallow it: the invocation
+    ends there, as an out-of-memory kill or a timeout would end it.
+    """
+
+
+@dataclass(frozen=True)
+class LambdaFault:
+    """A fault of one invocation: its kind and the error name its caller sees."""
+
+    kind: Kind
+    error: str
+    function_name: str
+    transaction_id: str | None
+
+    @property
+    def service_code(self) -> str:
+        """The Lambda API's error code (``Lambda.ServiceException`` → ``ServiceException``)."""
+        return self.error.removeprefix("Lambda.")
+
+    @property
+    def status(self) -> int:
+        return LAMBDA_STATUS.get(self.service_code, 500)
+
+    @property
+    def message(self) -> str:
+        return f"injected {self.kind.value} ({self.error}) in {self.function_name}"
+
+
+@dataclass(frozen=True)
+class DependencyFault:
+    """An AWS service's own error for one call, with the HTTP status that service sends."""
+
+    service: str
+    operation: str
+    code: str
+    status: int
+    function_name: str
+    transaction_id: str | None
+
+    @property
+    def message(self) -> str:
+        return f"injected {self.code} on {self.service}.{self.operation} for {self.function_name}"
+
+
+@dataclass
+class Rule:
+    """One kind of fault, at a rate (0..1 of the evaluations) or for a count of them.
+
+    ``function`` (a function name), ``service``/``operation``, ``queue`` (a queue name) and
+    ``transaction_id`` narrow where it applies; None matches anything.
+    """
+
+    kind: Kind
+    error: str = ""
+    function: str | None = None
+    service: str | None = None
+    operation: str | None = None
+    queue: str | None = None
+    transaction_id: str | None = None
+    rate: float | None = None
+    count: int | None = None
+    fired: int = 0
+
+    def __post_init__(self) -> None:
+        self.kind = Kind(self.kind)
+        if (self.rate is None) == (self.count is None):
+            raise ValueError("a rule has either a rate or a count")
+        if self.rate is not None and not 0 <= self.rate <= 1:
+            raise ValueError(f"rate {self.rate} is not between 0 and 1")
+        if self.count is not None and self.count < 1:
+            raise ValueError("count must be at least 1")
+        if self.kind is Kind.LAMBDA_SERVICE_ERROR:
+            self.error = self.error or "Lambda.ServiceException"
+            if not self.error.startswith("Lambda."):
+                raise ValueError(
+                    f"{self.error!r} is not a Lambda service error name (expected 'Lambda.<Code>')"
+                )
+        elif self.kind is Kind.DEPENDENCY_ERROR:
+            codes = DEPENDENCY_ERRORS.get(self.service or "")
+            if codes is None:
+                raise ValueError(f"dependency errors are defined for {sorted(DEPENDENCY_ERRORS)}")
+            self.error = self.error or next(iter(codes))
+            if self.error not in codes:
+                raise ValueError(f"{self.service} has no error {self.error!r}; known: {sorted(codes)}")
+        else:
+            self.error = (
+                self.error
+                or {
+                    Kind.HANDLER_ERROR: HANDLER_ERROR,
+                    Kind.TIMEOUT: TIMEOUT_ERROR,
+                    Kind.LOST_RESPONSE: LOST_RESPONSE_ERROR,
+                    Kind.CRASH_AFTER_CALL: EXIT_ERROR,
+                    Kind.DUPLICATE_DELIVERY: "duplicate",
+                }[self.kind]
+            )
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.count is None else max(0, self.count - self.fired)
+
+    def matches(
+        self,
+        *,
+        function: str | None = None,
+        service: str | None = None,
+        operation: str | None = None,
+        queue: str | None = None,
+        transaction_id: str | None = None,
+    ) -> bool:
+        return (
+            (self.function is None or self.function == function)
+            and (self.service is None or self.service == service)
+            and (self.operation is None or self.operation == operation)
+            and (self.queue is None or self.queue == queue)
+            and (self.transaction_id is None or self.transaction_id == transaction_id)
+        )
+
+
+@dataclass(frozen=True)
+class Fired:
+    """One fault that fired: what, where, and for which payment."""
+
+    kind: Kind
+    error: str
+    target: str
+    transaction_id: str | None
+
+
+def chance(seed: int, *parts: object) -> float:
+    """A uniform number in [0, 1) that depends only on its arguments."""
+    text = "|".join([str(seed), *(str(part) for part in parts)])
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+@dataclass
+class FaultPlan:
+    """The seeded plan; thread-safe (pollers, Parallel branches and the API call it at once)."""
+
+    seed: int = 0
+    rules: list[Rule] = field(default_factory=list)
+    enabled: bool = True
+    fired: list[Fired] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._evaluations: Counter[tuple[str, ...]] = Counter()
+
+    # ------------------------------------------------------------------ configuring
+
+    def add(self, rule: Rule) -> Rule:
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def extend(self, rules: Iterable[Rule]) -> None:
+        for rule in rules:
+            self.add(rule)
+
+    def clear(self, function: str | None = None) -> None:
+        """Drop every rule, or those aimed at one function (what fired stays recorded)."""
+        with self._lock:
+            self.rules = [] if function is None else [r for r in self.rules if r.function != function]
+
+    def lift(self) -> None:
+        """Stop injecting; the rules and what fired stay for the report."""
+        self.enabled = False
+
+    def remaining(self, function: str) -> int:
+        with self._lock:
+            return sum(r.remaining or 0 for r in self.rules if r.function == function and r.count)
+
+    def fired_counts(self) -> Counter[tuple[str, str, str]]:
+        """``(kind, error, target) -> how many``, for a report."""
+        with self._lock:
+            return Counter((f.kind.value, f.error, f.target) for f in self.fired)
+
+    # ------------------------------------------------------------------ deciding
+
+    def _decide(
+        self, point: str, kinds: frozenset[Kind], target: str, tid: str | None, **where: Any
+    ) -> Rule | None:
+        if not self.enabled:
+            return None
+        with self._lock:
+            key = (point, target, tid or "")
+            n = self._evaluations[key]
+            self._evaluations[key] = n + 1
+            for index, rule in enumerate(self.rules):
+                if rule.kind not in kinds or not rule.matches(transaction_id=tid, **where):
+                    continue
+                if rule.count is not None:
+                    if rule.fired >= rule.count:
+                        continue
+                elif chance(self.seed, index, rule.kind.value, rule.error, point, target, tid or "", n) >= (
+                    rule.rate or 0
+                ):
+                    continue
+                rule.fired += 1
+                self.fired.append(Fired(rule.kind, rule.error, target, tid))
+                return rule
+        return None
+
+    def on_invoke(self, function_name: str, transaction_id: str | None) -> LambdaFault | None:
+        """Before the handler: a Lambda service error, or an exception inside the handler."""
+        rule = self._decide("invoke", _INVOKE_KINDS, function_name, transaction_id, function=function_name)
+        return None if rule is None else LambdaFault(rule.kind, rule.error, function_name, transaction_id)
+
+    def after_invoke(self, function_name: str, transaction_id: str | None) -> LambdaFault | None:
+        """After the handler returned: a timeout, or a response lost on its way back."""
+        rule = self._decide(
+            "returned", _AFTER_INVOKE_KINDS, function_name, transaction_id, function=function_name
+        )
+        return None if rule is None else LambdaFault(rule.kind, rule.error, function_name, transaction_id)
+
+    def before_aws_call(
+        self, function_name: str, service: str, operation: str, transaction_id: str | None
+    ) -> DependencyFault | None:
+        rule = self._decide(
+            "call",
+            frozenset({Kind.DEPENDENCY_ERROR}),
+            f"{function_name}:{service}.{operation}",
+            transaction_id,
+            function=function_name,
+            service=service,
+            operation=operation,
+        )
+        if rule is None:
+            return None
+        status = DEPENDENCY_ERRORS[service][rule.error]
+        return DependencyFault(service, operation, rule.error, status, function_name, transaction_id)
+
+    def after_aws_call(
+        self, function_name: str, service: str, operation: str, transaction_id: str | None
+    ) -> bool:
+        """True: the process dies now, right after this call succeeded."""
+        rule = self._decide(
+            "called",
+            frozenset({Kind.CRASH_AFTER_CALL}),
+            f"{function_name}:{service}.{operation}",
+            transaction_id,
+            function=function_name,
+            service=service,
+            operation=operation,
+        )
+        return rule is not None
+
+    def duplicate_delivery(self, queue_name: str, transaction_id: str | None) -> bool:
+        rule = self._decide(
+            "delivery", frozenset({Kind.DUPLICATE_DELIVERY}), queue_name, transaction_id, queue=queue_name
+        )
+        return rule is not None
+
+
+# ---------------------------------------------------------------------------- transaction ids
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_UUID_AT_START = re.compile(f"^({_UUID})")
+_ARCHIVE_KEY = re.compile(f"/({_UUID})\\.json$")
+_TRANSACTION_ID_KEYS: Final = ("transaction_id", "pk")
+
+
+def _plain(value: Any) -> str | None:
+    """A string, or the string inside an AttributeValue / message attribute."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        for key in ("S", "StringValue", "stringValue"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+    return None
+
+
+def _find_transaction_id(value: Any, depth: int = 0) -> str | None:
+    if depth > 6:
+        return None
+    if isinstance(value, Mapping):
+        for key in _TRANSACTION_ID_KEYS:
+            found = _plain(value.get(key))
+            if found and _UUID_AT_START.match(found):
+                return found
+        for child in value.values():
+            found = _find_transaction_id(child, depth + 1)
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for child in value:
+            found = _find_transaction_id(child, depth + 1)
+            if found:
+                return found
+    return None
+
+
+def transaction_id_of(service: str, operation: str, params: Mapping[str, Any]) -> str | None:
+    """The payment an AWS call is about, from its parameters (None when it is about none)."""
+    if service == "s3":
+        match = _ARCHIVE_KEY.search(str(params.get("Key", "")))
+        return match.group(1) if match else None
+    if service == "stepfunctions":
+        match = _UUID_AT_START.match(str(params.get("name", "")))
+        if match:
+            return match.group(1)
+        return transaction_id_of_event(_json(params.get("input")))
+    if service == "lambda":
+        return transaction_id_of_event(_json(params.get("Payload")))
+    if service == "sqs":
+        entry = (params.get("Entries") or [params])[0]
+        return transaction_id_of_message(entry) if isinstance(entry, Mapping) else None
+    if service == "dynamodb" and operation == "Query":
+        values = params.get("ExpressionAttributeValues") or {}
+        return _find_transaction_id({"transaction_id": values.get(":self") or values.get(":pk")})
+    return _find_transaction_id(params)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def transaction_id_of_event(event: Any) -> str | None:
+    """The payment a Lambda event is about: a workflow step's Payload, or an SQS batch's first record."""
+    if not isinstance(event, Mapping):
+        return None
+    direct = _plain(event.get("transaction_id"))
+    if direct:
+        return direct
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], Mapping):
+        record = records[0]
+        attribute = _plain((record.get("messageAttributes") or {}).get("transaction_id"))
+        return attribute or _find_transaction_id(_json(record.get("body")))
+    return None
+
+
+def transaction_id_of_message(message: Mapping[str, Any]) -> str | None:
+    """The payment of an SQS message, received or being sent (attributes first, then the body)."""
+    attribute = _plain((message.get("MessageAttributes") or {}).get("transaction_id"))
+    body = message.get("Body", message.get("MessageBody"))
+    return attribute or _find_transaction_id(_json(body))
+
+
+# ---------------------------------------------------------------------------- the active plan
+
+_PLAN = FaultPlan()
+_PLAN_LOCK = threading.Lock()
+
+
+def plan() -> FaultPlan:
+    """The plan the runtime consults (an empty one until :func:`use` installs another)."""
+    return _PLAN
+
+
+def use(new_plan: FaultPlan) -> FaultPlan:
+    global _PLAN
+    with _PLAN_LOCK:
+        _PLAN = new_plan
+    return new_plan
+
+
+def reset() -> None:
+    use(FaultPlan())
+
+
+# ---------------------------------------------------------------------------- in-process adapter
+
+_function: contextvars.ContextVar[str | None] = contextvars.ContextVar("payctl_function", default=None)
+_CONTEXT_KEY: Final = "payctl_fault_transaction_id"
+
+
+@contextmanager
+def invocation(function_name: str) -> Iterator[None]:
+    """Marks the AWS calls made inside it as this function's (the handler's own calls)."""
+    token = _function.set(function_name)
+    try:
+        yield
+    finally:
+        _function.reset(token)
+
+
+def calling_function() -> str | None:
+    return _function.get()
+
+
+def lambda_service_error(fault: LambdaFault) -> Exception:
+    """The error moto's Lambda API answers with; boto3 raises it as a ClientError with that code."""
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError(fault.service_code, fault.message)
+    error.code = fault.status
+    return error
+
+
+def _service_name(model: Any) -> str:
+    return str(model.service_model.service_name)
+
+
+def _remember_transaction(params: Any, model: Any, context: Any, **_: Any) -> None:
+    if _function.get() is None or context is None:
+        return
+    context[_CONTEXT_KEY] = transaction_id_of(_service_name(model), model.name, params or {})
+
+
+def _fail_before_call(model: Any, context: Any, **_: Any) -> Any:
+    function = _function.get()
+    if function is None:
+        return None
+    tid = (context or {}).get(_CONTEXT_KEY)
+    fault = _PLAN.before_aws_call(function, _service_name(model), model.name, tid)
+    if fault is None:
+        return None
+    from botocore.awsrequest import AWSResponse
+
+    http = AWSResponse(url="", status_code=fault.status, headers={}, raw=None)
+    parsed = {
+        "Error": {"Code": fault.code, "Message": fault.message},
+        "ResponseMetadata": {"HTTPStatusCode": fault.status, "HTTPHeaders": {}},
+    }
+    return http, parsed
+
+
+def _crash_after_call(http_response: Any, model: Any, context: Any, **_: Any) -> None:
+    function = _function.get()
+    if function is None or http_response is None or http_response.status_code >= 300:
+        return
+    service = _service_name(model)
+    if _PLAN.after_aws_call(function, service, model.name, (context or {}).get(_CONTEXT_KEY)):
+        raise SimulatedCrash(f"{function} died right after {service}.{model.name} succeeded")
+
+
+_HOOKS: Final = (
+    ("before-parameter-build", _remember_transaction),
+    ("before-call", _fail_before_call),
+    ("after-call", _crash_after_call),
+)
+
+
+def install(patcher: Patcher) -> None:
+    """Register the hooks on every botocore session created from now on (as moto's own stubber is)."""
+    from botocore import handlers
+
+    patcher.setattr(handlers, "BUILTIN_HANDLERS", [*handlers.BUILTIN_HANDLERS, *_HOOKS], gap=GAP)
+    patcher.add_callback(reset)
+
+
+def deliver_duplicates(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Send a copy of each received message the plan picks, as a standard queue may deliver twice."""
+    queue_name = queue_url.rsplit("/", 1)[-1]
+    for message in messages:
+        if not _PLAN.duplicate_delivery(queue_name, transaction_id_of_message(message)):
+            continue
+        copy: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": message["Body"]}
+        if message.get("MessageAttributes"):
+            copy["MessageAttributes"] = message["MessageAttributes"]
+        sqs.send_message(**copy)
