@@ -17,6 +17,7 @@ from payctl.runtime import (
     faults,
     lambda_dispatch,
     layers,
+    metering,
     powertools,
     speedups,
     sqs_event_sources,
@@ -49,6 +50,7 @@ SHIMS = (
     execution_names,
     api_gateway,
     powertools,
+    metering,
 )
 
 _FAKE_CREDENTIALS = {
