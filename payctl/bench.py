@@ -30,8 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from payctl.local.client import ApiClient, submit_batches
+from payctl.api import ApiClient
 from payctl.local.measure import TERMINAL_STATUSES, audit_shards, percentile, terminal_counts, timestamp
+from payctl.submitter.send import submit_payments
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,9 +94,9 @@ def run_one(
         for offset in range(0, count, 500):
             chunk = payments[offset : offset + 500]
             chunk_sent = time.time()
-            summary = submit_batches(client, chunk)
+            summary = submit_payments(client, chunk)
             if summary.accepted != len(chunk):
-                raise SystemExit(f"the API did not accept every payment: {summary.failed_chunks or summary}")
+                raise SystemExit(f"the API did not accept every payment: {summary.failure or summary}")
             for result in summary.results:
                 sent_at[result["transaction_id"]] = chunk_sent
         deadline = started + timeout

@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from payctl.local.client import ApiClient, load_payments, submit_batches
+from payctl.api import ApiClient
 from payctl.local.measure import (
     TERMINAL_STATUSES,
     audit_shards,
@@ -41,8 +41,9 @@ from payctl.local.measure import (
     terminal_counts,
     timestamp,
 )
-from payctl.local.ops import queue_depth
 from payctl.local.pollers import LONG_POLL_SECONDS
+from payctl.operator.queues import queue_depth
+from payctl.submitter.send import submit_payments
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -63,7 +64,7 @@ def _transactions(dynamodb: Any, table: str) -> list[dict[str, Any]]:
 def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -> int:
     from payctl.local.stack import LocalStack
 
-    payments = load_payments(json.loads(batch_file.read_text()))
+    payments = json.loads(batch_file.read_text())["payments"]
     poison = json.loads(poison_file.read_text())
     console.print(f"[bold]Starting the local stack[/] (template.yaml on moto, parameters {DEMO_PARAMETERS})")
     with LocalStack(ROOT / "template.yaml", DEMO_PARAMETERS, api_port=0, serve_moto=False) as local:
@@ -82,10 +83,10 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
         sqs.send_message(QueueUrl=outputs["PaymentsQueueUrl"], MessageBody=json.dumps(poison))
         client = ApiClient(local.api_url, local.api_key_value())
         started = time.time()
-        summary = submit_batches(client, payments)
+        summary = submit_payments(client, payments)
         submitted_at = time.time()
-        if summary.failed_chunks:
-            console.print(f"[red]the API refused a chunk:[/] {summary.failed_chunks}")
+        if summary.not_sent:
+            console.print(f"[red]{summary.not_sent} items were not sent:[/] {summary.failure}")
             return 1
         accepted_ids = {
             r["transaction_id"] for r in summary.results if r["status"] in ("accepted", "replayed")

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from payctl.local.ops import COUNTER_PREFIX, DEFAULT_AUDIT_SHARDS, audit_counters
+from payctl.operator.status import COUNTER_PREFIX, DEFAULT_AUDIT_SHARDS, audit_counters
 
 if TYPE_CHECKING:
     from payctl.runtime.stack import Stack

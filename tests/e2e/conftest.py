@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from payctl.local.client import ApiClient
+from payctl.api import ApiClient
 from payctl.local.stack import LocalStack
 from payctl.local.state import write_state
 from payctl.runtime import _state as runtime_state

@@ -6,7 +6,7 @@ import uuid
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from payctl.local.client import MAX_BATCH_ITEMS
+from payctl.submitter.send import MAX_BATCH_ITEMS
 
 # Items the API itself must reject, each for a different reason.
 INVALID = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from payctl.submitter.journal import read_results
+
 
 def test_get_api_key_reveals_the_generated_value_only_when_asked(payctl, local_stack, api_key):
     assert payctl("get-api-key").stdout.strip() == local_stack.api_key_id
@@ -16,14 +18,15 @@ def test_submit_posts_a_batch_file_and_the_payments_finish(payctl, payment, tmp_
     batch.append({"idempotency_key": "cli-invalid", **payment(currency="XXX")})
     path = tmp_path / "batch.json"
     path.write_text(json.dumps({"payments": batch}))
-    results = tmp_path / "results.json"
+    results = tmp_path / "results.jsonl"
 
-    output = payctl("submit", str(path), "--chunk-size", "2", "--results", str(results)).stdout
+    output = payctl("submit", str(path), "--batch-size", "2", "--results", str(results), expect=1).stdout
 
     assert "accepted" in output
-    outcome = json.loads(results.read_text())
-    assert [item["index"] for item in outcome] == [0, 1, 2, 3]
+    outcome = sorted(read_results(results), key=lambda line: line["row"])
+    assert [item["row"] for item in outcome] == [1, 2, 3, 4]
     assert [item["status"] for item in outcome] == ["accepted", "accepted", "accepted", "rejected"]
+    assert outcome[3]["error"]["field"] == "currency"
     for item in outcome[:3]:
         assert wait_for_status(item["transaction_id"])["status"] == "SETTLED"
 

@@ -6,8 +6,9 @@ import json
 import time
 from contextlib import contextmanager
 
-from payctl.local.ops import list_dlq
+from payctl.connection import Connection
 from payctl.local.pollers import LONG_POLL_SECONDS, SqsPoller
+from payctl.operator.dlq import Dlq
 
 # A Lambda service error the workflow's Retry list does not name, so each attempt fails at once
 # and goes straight to the Catch (RecordFailure): the same path as an exhausted retry, faster.
@@ -54,11 +55,12 @@ def test_a_poison_payment_is_retried_dead_lettered_audited_and_replayed(
     wait,
     wait_for_status,
     wait_for_audit,
+    state_file,
 ):
     queue_drained()
     sqs = aws("sqs")
     queue_url = local_stack.outputs["PaymentsQueueUrl"]
-    dlq_url = local_stack.outputs["PaymentsDLQUrl"]
+    dlq = Dlq(Connection.from_state(state_file))
     body = payment(amount="31.00")
 
     with visibility_timeout(sqs, queue_url, 1), failing(local_stack, "ValidationFunction", times=1000):
@@ -67,7 +69,7 @@ def test_a_poison_payment_is_retried_dead_lettered_audited_and_replayed(
         transaction_id = accepted.json()["transaction_id"]
 
         def dead_lettered():
-            return any(message.transaction_id == transaction_id for message in list_dlq(sqs, dlq_url))
+            return any(message.transaction_id == transaction_id for message in dlq.read())
 
         wait(dead_lettered, timeout=90, interval=1, what="the poison message in the DLQ")
 
@@ -94,7 +96,7 @@ def test_a_poison_payment_is_retried_dead_lettered_audited_and_replayed(
     assert settled["transaction_id"] == transaction_id
     actions = [event["action"] for event in wait_for_audit(transaction_id, "payment.settled")]
     assert actions.index("payment.failed") < actions.index("payment.settled")
-    assert all(m.message_id != message["message_id"] for m in list_dlq(sqs, dlq_url))
+    assert all(m.message_id != message["message_id"] for m in dlq.read())
 
 
 def test_a_failed_record_in_a_consumer_batch_is_the_only_one_returned(

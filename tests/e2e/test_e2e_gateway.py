@@ -10,7 +10,7 @@ import uuid
 
 import boto3
 
-from payctl.local.client import ApiClient
+from payctl.api import ApiClient
 from payctl.runtime.template import load_template
 
 

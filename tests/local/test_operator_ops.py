@@ -1,8 +1,7 @@
-"""Operator reads against (moto) AWS: DLQ listing does not consume, counters sum over shards."""
+"""Operator reads against (moto) AWS: counters sum over shards, terminal counts batch their reads."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import boto3
@@ -10,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from payctl.local.measure import TERMINAL_ACTIONS, counters_over, terminal_counts
-from payctl.local.ops import audit_counters, counts_by_status, list_dlq, queue_depth
+from payctl.operator.status import audit_counters, counts_by_status
 
 REGION = "us-east-1"
 
@@ -36,40 +35,6 @@ def _audit_table(dynamodb):
         BillingMode="PAY_PER_REQUEST",
     )
     return table
-
-
-def test_listing_the_dlq_leaves_every_message_in_it(aws):
-    sqs = aws("sqs")
-    url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    sqs.send_message(
-        QueueUrl=url,
-        MessageBody=json.dumps({"transaction_id": "from-body"}),
-    )
-    sqs.send_message(
-        QueueUrl=url,
-        MessageBody="not json",
-        MessageAttributes={"transaction_id": {"DataType": "String", "StringValue": "from-attribute"}},
-    )
-
-    first = list_dlq(sqs, url)
-    second = list_dlq(sqs, url)
-
-    assert sorted(m.transaction_id for m in first) == ["from-attribute", "from-body"]
-    assert {m.message_id for m in second} == {m.message_id for m in first}
-    assert queue_depth(sqs, url).visible == 2
-    assert next(m for m in first if m.body == "not json").attributes == {"transaction_id": "from-attribute"}
-    sqs.delete_queue(QueueUrl=url)
-
-
-def test_limit_caps_the_listing(aws):
-    sqs = aws("sqs")
-    url = sqs.create_queue(QueueName=f"dlq-{uuid.uuid4().hex[:10]}")["QueueUrl"]
-    for index in range(12):
-        sqs.send_message(QueueUrl=url, MessageBody=str(index))
-
-    assert len(list_dlq(sqs, url, limit=5)) == 5
-    assert queue_depth(sqs, url).visible == 12
-    sqs.delete_queue(QueueUrl=url)
 
 
 def test_counters_sum_over_shards_and_statuses_are_counted(aws):

@@ -7,10 +7,10 @@ import os
 import socket
 
 import pytest
+import typer
 
-from payctl.cli import main
-from payctl.local.client import ApiResponse, load_payments, submit_batches
-from payctl.local.connection import Connection
+from payctl.cli import EXAMPLE_PAYMENT, app, main
+from payctl.connection import Connection
 from payctl.local.state import NoRunningStack, read_state, remove_state, write_state
 
 
@@ -76,61 +76,67 @@ def test_the_state_file_never_holds_the_api_key_value(tmp_path):
     assert "value" not in path.read_text().lower()
 
 
-def test_sdk_environment_points_at_the_local_endpoint_and_is_restored(monkeypatch):
+def test_a_local_connection_reaches_its_endpoint_without_touching_the_environment(monkeypatch):
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    connection = Connection(region="eu-west-1", outputs={}, endpoint_url="http://127.0.0.1:5000")
+    connection = Connection(region="eu-west-1", outputs={}, endpoint_url="http://127.0.0.1:5000", local=True)
 
-    with connection.environment_for_sdk():
-        assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000"
-        assert os.environ["AWS_DEFAULT_REGION"] == "eu-west-1"
+    client = connection.client("sqs")
 
+    assert client.meta.endpoint_url == "http://127.0.0.1:5000"
+    assert client.meta.region_name == "eu-west-1"
     assert "AWS_ENDPOINT_URL" not in os.environ
 
 
-class FakeApi:
-    """Answers /payments/batch like the API: 429 first when asked, then 207 with per-item results."""
+def test_an_unreachable_api_is_one_line_not_a_traceback(tmp_path, capsys):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    payments = tmp_path / "p.jsonl"
+    payments.write_text(json.dumps({"idempotency_key": "k1", **EXAMPLE_PAYMENT}) + "\n")
 
-    def __init__(self, throttle_first=0):
-        self.calls = []
-        self.throttle = throttle_first
-
-    def post(self, path, body, headers=None, **kwargs):
-        self.calls.append(body)
-        if self.throttle:
-            self.throttle -= 1
-            return ApiResponse(429, {}, b'{"message": "Too Many Requests"}')
-        results = [
-            {"index": index, "status": item.get("expect", "accepted")}
-            for index, item in enumerate(body["payments"])
+    code = main(
+        [
+            "submit",
+            str(payments),
+            "--api-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--api-key",
+            "k",
+            "--max-attempts",
+            "1",
         ]
-        return ApiResponse(207, {}, json.dumps({"results": results}).encode())
+    )
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in captured.err
+    assert "not sent" in captured.err and f"127.0.0.1:{port}" in captured.err
 
 
-def test_submit_chunks_keep_file_order_and_retry_throttling():
-    payments = [{"idempotency_key": f"k{index}"} for index in range(5)]
-    payments[3]["expect"] = "rejected"
-    payments[4]["expect"] = "replayed"
-    api = FakeApi(throttle_first=2)
-    slept = []
+def test_api_url_and_key_come_from_the_environment(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PAYCTL_API_URL", "not-a-url")
+    monkeypatch.setenv("PAYCTL_API_KEY", "k")
+    payments = tmp_path / "p.jsonl"
+    payments.write_text(json.dumps({"idempotency_key": "k1", **EXAMPLE_PAYMENT}) + "\n")
 
-    summary = submit_batches(api, payments, chunk_size=2, sleep=slept.append)
+    assert main(["submit", str(payments)]) == 1
 
-    assert [len(call["payments"]) for call in api.calls] == [2, 2, 2, 2, 1]
-    assert slept == [0.25, 0.5]
-    assert [result["index"] for result in summary.results] == [0, 1, 2, 3, 4]
-    assert (summary.accepted, summary.replayed, summary.rejected) == (3, 1, 1)
-    assert summary.failed_chunks == []
+    assert "'not-a-url' is not an http(s) URL" in capsys.readouterr().err
 
 
-def test_submit_refuses_chunks_the_api_would_refuse():
-    with pytest.raises(ValueError):
-        submit_batches(FakeApi(), [{"idempotency_key": "k"}], chunk_size=501)
+def test_every_option_of_every_command_has_help():
+    command = typer.main.get_command(app)
 
+    def walk(group, path):
+        for name, sub in getattr(group, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+        if not getattr(group, "commands", None):
+            yield path, group
 
-def test_a_batch_file_is_the_apis_body_or_a_bare_list():
-    payment = {"idempotency_key": "k"}
-
-    assert load_payments({"payments": [payment]}) == [payment]
-    assert load_payments([payment]) == [payment]
-    with pytest.raises(ValueError):
-        load_payments({"items": []})
+    missing = [
+        (" ".join(path), param.name)
+        for path, leaf in walk(command, [])
+        for param in leaf.params
+        if not getattr(param, "help", None)
+    ]
+    assert missing == []

@@ -1,0 +1,1 @@
+"""Batch submission: stream a file of payments to POST /payments/batch, resumably."""
