@@ -194,7 +194,7 @@ def _drain(local: Any) -> None:
 
 
 def run_path(name: str, count: int, *, single: bool, stream: _CountingStream) -> PathRun:
-    from payctl.local.client import ApiClient
+    from payctl.api import ApiClient
     from payctl.local.stack import LocalStack
     from payctl.runtime import metering
 
