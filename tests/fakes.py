@@ -17,3 +17,10 @@ class FakeAudit:
             return False
         self.rows[key] = event
         return True
+
+    def is_complete(self, transaction_id: str, status: Any) -> bool:
+        """The completion marker: the final step's audit row, written last."""
+        from payments_core.completion import MARKER_ROWS
+
+        marker = MARKER_ROWS.get(status)
+        return marker is not None and (transaction_id, marker) in self.rows

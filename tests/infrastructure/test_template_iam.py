@@ -34,6 +34,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:PutItem", "TransactionsTable"),
         ("dynamodb:UpdateItem", "TransactionsTable"),
         ("states:StartSyncExecution", "PaymentsStateMachine"),
+        ("dynamodb:GetItem", "AuditTable"),
         *AUDIT_WRITES,
     },
     "ValidationFunction": {("dynamodb:UpdateItem", "TransactionsTable"), *AUDIT_WRITES},
@@ -48,6 +49,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:UpdateItem", "TransactionsTable"),
         ("s3:PutObject", "ArchiveBucket/archive/*"),
         ("s3:GetObject", "ArchiveBucket/archive/*"),
+        ("dynamodb:GetItem", "AuditTable"),
         *AUDIT_WRITES,
     },
 }

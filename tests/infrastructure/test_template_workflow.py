@@ -180,8 +180,41 @@ def test_technical_failures_are_recorded_then_fail_the_execution(asl: dict[str, 
         )
     assert record["Parameters"]["Payload"]["action"] == "fail"
     assert record["Parameters"]["Payload"]["error.$"] == "$.error"
-    assert states[record["Next"]]["Type"] == "Fail"
-    assert states[record["Next"]]["Error"] == "PaymentFailed"
+    after = states[record["Next"]]
+    assert after["Type"] == "Choice"
+    failed_rule = {"Variable": "$.status", "StringEquals": "FAILED", "Next": "PaymentFailed"}
+    assert after["Choices"][0] == failed_rule
+    assert states["PaymentFailed"] == {**states["PaymentFailed"], "Type": "Fail", "Error": "PaymentFailed"}
+
+
+def test_the_failure_path_never_fails_a_finished_payment(asl: dict[str, Any]) -> None:
+    """RecordFailure on a payment another attempt made final: done ends the execution successfully,
+    anything missing fails it (SQS delivers it again and the re-run completes it)."""
+    states = asl["States"]
+    after = states[states["RecordFailure"]["Next"]]
+    [done] = [rule for rule in after["Choices"] if rule["Next"] != "PaymentFailed"]
+
+    assert {"Variable": "$.complete", "BooleanEquals": True} in done["And"]
+    assert states[done["Next"]]["Type"] == "Succeed"
+    assert (states[after["Default"]]["Type"], states[after["Default"]]["Error"]) == (
+        "Fail",
+        "PaymentIncomplete",
+    )
+
+
+STEP_ERRORS = {"DependencyError", "Sandbox.Timedout", "Runtime.ExitError"}
+
+
+def test_every_step_with_idempotent_writes_retries_its_own_errors(asl: dict[str, Any]) -> None:
+    """A dependency error, a timeout or a crash inside a step is retried: its writes are idempotent
+    and a re-run completes what the earlier attempt left out."""
+    tasks = [(name, state) for name, state in _states(asl) if state["Type"] == "Task"]
+    assert len(tasks) == 5
+    for name, task in tasks:
+        retriers = [r for r in task["Retry"] if STEP_ERRORS <= set(r["ErrorEquals"])]
+        assert len(retriers) == 1, name
+        assert retriers[0]["JitterStrategy"] == "FULL", name
+        assert retriers[0]["MaxAttempts"] >= 2, name
 
 
 PASS = {"outcome": "PASS", "reasons": [], "checked_at": "2025-01-01T00:00:00.000000Z"}

@@ -203,6 +203,7 @@ def test_fail_path_records_failed_with_a_redacted_cause(stack):
         "transaction_id": transaction_id,
         "status": "FAILED",
         "failure": failure,
+        "complete": False,
         "replayed": False,
     }
     item = transaction(stack, transaction_id)

@@ -2,8 +2,9 @@
 
 A record is reported in ``batchItemFailures`` (SQS delivers it again; after five receives it lands
 in the DLQ) when its workflow did not succeed, a dependency failed, or its body is not a payment
-message. A duplicate delivery, a payment already settled or declined, and a conflicting payload
-under a used id are handled and deleted: retrying them cannot change anything. Only message ids
+message. A duplicate delivery of a payment that is done (settled or declined with every effect
+in place) and a conflicting payload under a used id are handled and deleted: retrying them cannot
+change anything. A payment with a final status but an effect missing runs its workflow again. Only message ids
 and transaction ids are logged, never a body.
 """
 
@@ -24,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ingest_svc import dal, logic
 from payments_core.audit import AuditWriter
 from payments_core.clock import parse_iso, utc_now
+from payments_core.completion import CompletionMarkers, CompletionPort
 from payments_core.errors import MalformedMessage, PaymentsError, WorkflowFailed
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import PaymentMessage
@@ -40,11 +42,17 @@ class ConsumerPorts:
     transactions: logic.TransactionsPort
     audit: logic.AuditPort
     workflow: logic.WorkflowPort
+    completion: CompletionPort
 
 
 @lru_cache(maxsize=1)
 def default_ports() -> ConsumerPorts:
-    return ConsumerPorts(transactions=dal.TransactionsTable(), audit=AuditWriter(), workflow=dal.Workflow())
+    return ConsumerPorts(
+        transactions=dal.TransactionsTable(),
+        audit=AuditWriter(),
+        workflow=dal.Workflow(),
+        completion=CompletionMarkers(),
+    )
 
 
 def parse_message(record: SQSRecord) -> PaymentMessage:
@@ -82,6 +90,7 @@ def handle_record(record: SQSRecord, *, ports: ConsumerPorts, remaining_seconds:
             transactions=ports.transactions,
             audit=ports.audit,
             workflow=ports.workflow,
+            completion=ports.completion,
             remaining_seconds=remaining_seconds,
             now=utc_now,
         )

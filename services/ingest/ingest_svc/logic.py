@@ -29,6 +29,7 @@ from typing import Any, Final, Literal, Protocol
 from ingest_svc.models import BatchEntry
 from payments_core.audit import AuditEvent
 from payments_core.clock import parse_iso
+from payments_core.completion import CompletionPort
 from payments_core.errors import (
     DependencyError,
     EnqueueFailed,
@@ -384,6 +385,7 @@ def ingest_message(
     transactions: TransactionsPort,
     audit: AuditPort,
     workflow: WorkflowPort,
+    completion: CompletionPort,
     remaining_seconds: Callable[[], float],
     now: Callable[[], datetime],
 ) -> Ingested:
@@ -433,8 +435,11 @@ def ingest_message(
         at=parse_iso(message.received_at),
     )
 
+    # A final status is not enough to drop the message: a crash or a dependency error after the
+    # status write can have left the archive object or the last audit row out. Only a payment
+    # whose completion marker exists is done; any other re-runs the workflow, which completes it.
     status = (existing or {}).get("status", Status.RECEIVED.value)
-    if status in FINAL_STATUSES:
+    if status in FINAL_STATUSES and completion.is_complete(message.transaction_id, Status(status)):
         return Ingested(IngestResult.ALREADY_FINAL, created=existing is None)
 
     timeout = min(EXPRESS_SYNC_LIMIT_SECONDS + 5.0, remaining_seconds() - RESPONSE_MARGIN_SECONDS)

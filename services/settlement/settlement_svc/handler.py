@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments_core.audit import AuditWriter
+from payments_core.completion import CompletionMarkers
 from payments_core.models import Status
 from payments_core.observability import get_logger, get_metrics, get_tracer
 from payments_core.transactions import TransactionStore
@@ -44,6 +45,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         ledger=SettlementLedger(),
         archive=ArchiveBucket(),
         audit=AuditWriter(),
+        completion=CompletionMarkers(),
     )
     outcome = process(request, deps)
     # Express runs a step at least once; a high rate of re-runs points at retries upstream.

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from payments_core.audit import AuditEvent, AuditSink
 from payments_core.clock import iso, parse_iso, utc_now
+from payments_core.completion import CompletionPort
 from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
 from payments_core.models import Payment, Status
 from payments_core.money import format_amount, minor_units
@@ -243,6 +244,7 @@ class Dependencies:
     ledger: Ledger
     archive: Archive
     audit: AuditSink
+    completion: CompletionPort
     clock: Callable[[], datetime] = utc_now
 
 
@@ -378,7 +380,13 @@ def decline(request: DeclineRequest, deps: Dependencies) -> Outcome:
 
 
 def record_failure(request: FailRequest, deps: Dependencies) -> Outcome:
-    """FAILED with ``{error, cause}``; a transaction already SETTLED or DECLINED is left as it is."""
+    """FAILED with ``{error, cause}``; a transaction already SETTLED or DECLINED is left as it is.
+
+    ``complete`` in the result says whether the payment is done. For FAILED it never is. For a
+    status another attempt already made final it is whether every effect of that status exists:
+    the workflow then ends successfully if so, and fails if not, so that the message comes back
+    and a re-run completes the missing effects (a final status alone is not done).
+    """
     transaction_id = request.transaction_id
     failure = describe_failure(request)
     write = deps.transactions.transition(
@@ -386,7 +394,8 @@ def record_failure(request: FailRequest, deps: Dependencies) -> Outcome:
     )
     if not write.applied:
         assert write.status is not None  # transition raises for an item without a status
-        return Outcome(transaction_id, write.status, {}, first_time=False)
+        complete = deps.completion.is_complete(transaction_id, write.status)
+        return Outcome(transaction_id, write.status, {"complete": complete}, first_time=False)
     # One row per attempt when the attempt is named (a retry of the same attempt reuses its row).
     event = f"failed#{request.execution_name}" if request.execution_name else "failed"
     first_time = deps.audit.append(
@@ -400,7 +409,7 @@ def record_failure(request: FailRequest, deps: Dependencies) -> Outcome:
             outcome=Status.FAILED.value,
         )
     )
-    return Outcome(transaction_id, Status.FAILED, {"failure": failure}, first_time)
+    return Outcome(transaction_id, Status.FAILED, {"failure": failure, "complete": False}, first_time)
 
 
 def process(request: SettleRequest | DeclineRequest | FailRequest, deps: Dependencies) -> Outcome:

@@ -27,6 +27,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 
 from payments_core.audit import AuditEvent
+from payments_core.completion import MARKER_ROWS
 from payments_core.models import PaymentMessage
 from payments_core.settings import get_settings
 from tests import factories
@@ -172,6 +173,10 @@ class FakeAudit:
             "outcome": event.outcome,
         }
         return True
+
+    def is_complete(self, transaction_id: str, status: Any) -> bool:
+        marker = MARKER_ROWS.get(status)
+        return marker is not None and (transaction_id, marker) in self.rows
 
     def trail(self, transaction_id: str) -> list[dict[str, Any]]:
         return sorted(

@@ -33,7 +33,9 @@ def workflow() -> FakeWorkflow:
 
 @pytest.fixture
 def wired(ports, workflow, monkeypatch):
-    wiring = consumer.ConsumerPorts(transactions=ports.transactions, audit=ports.audit, workflow=workflow)
+    wiring = consumer.ConsumerPorts(
+        transactions=ports.transactions, audit=ports.audit, workflow=workflow, completion=ports.audit
+    )
     monkeypatch.setattr(consumer, "default_ports", lambda: wiring)
     return ports
 
@@ -109,17 +111,39 @@ def test_duplicate_delivery_writes_no_second_item_or_row(run_consumer, wired, wo
     assert len(workflow.runs) == 2, "an unfinished payment's workflow runs again on redelivery"
 
 
+def _finish(wired, msg: PaymentMessage, final: str) -> None:
+    """What the final step leaves: the status, then its audit row (the completion marker) last."""
+    wired.transactions.items[msg.transaction_id]["status"] = final
+    event = "settled" if final == "SETTLED" else "declined"
+    wired.audit.rows[(msg.transaction_id, f"settlement#{event}")] = {"action": f"payment.{event}"}
+
+
 @pytest.mark.parametrize("final", ["SETTLED", "DECLINED"])
 def test_delivery_of_a_finished_payment_does_not_start_the_workflow_again(
     run_consumer, wired, workflow, payment, final
 ):
     msg = message(payment)
     run_consumer(record(msg))
-    wired.transactions.items[msg.transaction_id]["status"] = final
+    _finish(wired, msg, final)
 
     assert run_consumer(record(msg, "m-2")) == []
 
     assert len(workflow.runs) == 1
+
+
+@pytest.mark.parametrize("final", ["SETTLED", "DECLINED"])
+def test_a_final_status_with_its_last_effect_missing_runs_the_workflow_again(
+    run_consumer, wired, workflow, payment, final
+):
+    """Given a final status whose step died before its audit row, When the message comes back,
+    Then the workflow runs again (its steps complete what is missing) instead of being skipped."""
+    msg = message(payment)
+    run_consumer(record(msg))
+    wired.transactions.items[msg.transaction_id]["status"] = final
+
+    assert run_consumer(record(msg, "m-2", receive_count=2)) == []
+
+    assert [name for name, _, _ in workflow.runs] == [f"{msg.transaction_id}-1", f"{msg.transaction_id}-2"]
 
 
 def test_failed_payment_is_retried_by_redelivery(run_consumer, wired, workflow, payment):

@@ -1,5 +1,6 @@
 """Settle, decline and fail against in-memory stand-ins that keep the real guards' semantics."""
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -101,11 +102,13 @@ class Clock:
 @pytest.fixture
 def deps():
     transactions = FakeTransactions()
+    audit = FakeAudit()
     return Dependencies(
         transactions=transactions,
         ledger=FakeLedger(transactions),
         archive=FakeArchive(),
-        audit=FakeAudit(),
+        audit=audit,
+        completion=audit,
         clock=Clock(),
     )
 
@@ -292,9 +295,43 @@ def test_fail_on_a_final_transaction_is_a_no_op(deps):
     outcome = run(deps, "fail", error={"Error": "X", "Cause": "late duplicate"})
 
     assert outcome.status == Status.SETTLED
+    assert outcome.detail == {"complete": True}
     assert not outcome.first_time
     assert "failure" not in deps.transactions.items[TRANSACTION_ID]
     assert [row.event for row in deps.audit.rows.values()] == ["settled"]
+
+
+def test_fail_after_a_settlement_left_half_done_says_it_is_incomplete_and_a_rerun_finishes_it(deps):
+    """Given S3 SlowDown right after the settlement transaction, When the failure path runs, Then it
+    writes nothing and reports the payment incomplete; a re-run of settle then completes it."""
+
+    class SlowDownOnce(FakeArchive):
+        def put_once(self, key, body):
+            if not self.attempts:
+                self.attempts += 1
+                raise DependencyError("archive write failed")
+            return super().put_once(key, body)
+
+    deps = dataclasses.replace(deps, archive=SlowDownOnce())
+    with pytest.raises(DependencyError):
+        run(deps, "settle")
+
+    failed = run(deps, "fail", error={"Error": "DependencyError", "Cause": "archive write failed"})
+    assert (failed.status, failed.detail) == (Status.SETTLED, {"complete": False})
+    assert deps.audit.rows == {}
+
+    settled = run(deps, "settle")
+    assert settled.first_time
+    assert list(deps.archive.objects) == [f"archive/2026/03/01/{TRANSACTION_ID}.json"]
+    assert run(deps, "fail", error={"Error": "X", "Cause": "late"}).detail == {"complete": True}
+
+
+def test_fail_on_a_declined_payment_without_its_row_is_incomplete(deps):
+    deps.transactions.items[TRANSACTION_ID]["status"] = Status.DECLINED
+
+    outcome = run(deps, "fail", error={"Error": "X", "Cause": "y"})
+
+    assert (outcome.status, outcome.detail) == (Status.DECLINED, {"complete": False})
 
 
 def test_each_named_attempt_gets_its_own_failed_row_and_a_retried_attempt_does_not(deps):
