@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/dev.txt shared/requirements.txt pyproject.toml
 
-.PHONY: help venv browser demo test lint build deploy bench-local cost local-up clean
+.PHONY: help venv browser demo test lint build deploy bench-local cost chaos local-up clean
 
 help:
 	@echo "make demo         run the whole pipeline locally on the sample batch and show the outcome"
@@ -16,6 +16,7 @@ help:
 	@echo "make deploy       sam deploy (needs the SAM CLI and AWS credentials)"
 	@echo "make bench-local  measure local end-to-end throughput and latency"
 	@echo "make cost         price a local run's counted requests: \$$ per 1M payments by service"
+	@echo "make chaos        2,000 payments under a seeded fault plan, then a conservation check (SEED=n N=n)"
 	@echo "make local-up     serve the local stack until Ctrl-C"
 
 $(STAMP): $(REQUIREMENTS)
@@ -57,6 +58,12 @@ bench-local: $(STAMP)
 
 cost: $(STAMP)
 	$(PY) -m payctl.cost
+
+# The same SEED replays the same fault decisions; N is the number of payments.
+SEED ?= 1
+N ?= 2000
+chaos: $(STAMP)
+	$(PY) -m payctl.chaos --seed $(SEED) --payments $(N)
 
 local-up: $(STAMP)
 	$(PY) -m payctl local up

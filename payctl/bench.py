@@ -5,9 +5,11 @@ same invocation, on the same machine:
 
 1. start the local stack (the real template, handlers and ASL on moto), pollers on, no moto server;
 2. POST N valid payments to /payments/batch over HTTP in chunks of 500, noting when each chunk was sent;
-3. wait until every transaction is terminal, by reading the audit table's daily counters of
-   ``payment.settled|declined|failed`` twice a second (a few small queries: scanning the
-   transactions table instead would itself eat a fifth of the CPU the pipeline runs on);
+3. wait until the payments queue holds nothing, visible or in flight (one GetQueueAttributes
+   twice a second: scanning the transactions table instead would itself eat a fifth of the CPU
+   the pipeline runs on), then read every payment's status: all must be terminal. Counters are
+   not waited on: one that a fault made diverge would keep the wait going forever. After the
+   deadline the run stops with what is still open and a non-zero exit;
 4. latency of a payment = its item's ``updated_at`` (written by the settlement step) minus the
    moment its chunk was sent; throughput = N / (last ``updated_at`` - first send);
 5. CPU per payment = the process's CPU time (all threads, user + system) from the first send to
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from payctl.api import ApiClient
-from payctl.local.measure import TERMINAL_STATUSES, audit_shards, percentile, terminal_counts, timestamp
+from payctl.local.measure import TERMINAL_STATUSES, NotDone, percentile, timestamp, wait_until_done
 from payctl.submitter.send import submit_payments
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,18 +101,12 @@ def run_one(
                 raise SystemExit(f"the API did not accept every payment: {summary.failure or summary}")
             for result in summary.results:
                 sent_at[result["transaction_id"]] = chunk_sent
-        deadline = started + timeout
-        audit_table = local.outputs["AuditTableName"]
-        shards = audit_shards(local.stack)
-        days: set[str] = set()
-        while True:
-            days.add(datetime.now(UTC).date().isoformat())
-            terminal = sum(terminal_counts(dynamodb, audit_table, days, shards).values())
-            if terminal >= count:
-                break
-            if time.time() > deadline:
-                raise SystemExit(f"only {terminal} of {count} payments were terminal after {timeout:.0f}s")
-            time.sleep(0.5)
+        deadline = time.monotonic() + timeout - (time.time() - started)
+        sqs = boto3.client("sqs", region_name=local.region)
+        try:
+            wait_until_done(sqs, local.outputs["PaymentsQueueUrl"], dynamodb, table, sent_at, deadline)
+        except NotDone as exc:
+            raise SystemExit(f"not finished after {timeout:.0f}s: {exc}") from None
         cpu_seconds = time.process_time() - cpu_started
         polled_until = time.time()
         done = [i for i in _scan(dynamodb, table) if i.get("status", {}).get("S") in TERMINAL_STATUSES]

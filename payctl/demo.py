@@ -5,8 +5,9 @@
 2. Sends ``examples/poison_message.json`` straight to the payments queue, as a broken producer
    would: no consumer can parse it, so it is retried and lands in the DLQ after 5 receives.
 3. POSTs ``examples/sample_batch.json`` to ``/payments/batch`` over HTTP.
-4. Shows progress until every accepted payment is SETTLED, DECLINED or FAILED and the poison
-   message is in the DLQ, then prints the outcome.
+4. Shows progress until every accepted payment is SETTLED, DECLINED or FAILED (read from the
+   transactions table), the payments queue is empty and the poison message is in the DLQ, then
+   prints the outcome. After ``--timeout`` it stops with what is open and exits 1.
 
 The local queue's visibility timeout is shortened after deploy (the template keeps it at
 least 60 s, 6 x the consumer's timeout, as AWS advises) so the poison message's five receives
@@ -38,7 +39,7 @@ from payctl.local.measure import (
     audit_shards,
     counters_over,
     percentile,
-    terminal_counts,
+    statuses_of,
     timestamp,
 )
 from payctl.local.pollers import LONG_POLL_SECONDS
@@ -100,6 +101,7 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
 
         days = {datetime.now(UTC).date().isoformat()}
         deadline = started + timeout
+        seen: dict[str, str] = {}
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -111,12 +113,17 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
             task = progress.add_task("settling", total=len(accepted_ids), detail="")
             while True:
                 days.add(datetime.now(UTC).date().isoformat())
-                counts = terminal_counts(dynamodb, outputs["AuditTableName"], days, shards)
+                # The truth, not the audit counters: each payment's status, and the queues.
+                open_ids = [tid for tid in accepted_ids if seen.get(tid) not in TERMINAL_STATUSES]
+                seen.update(statuses_of(dynamodb, outputs["TransactionsTableName"], open_ids))
+                counts = Counter(status for status in seen.values() if status in TERMINAL_STATUSES)
+                queued = queue_depth(sqs, outputs["PaymentsQueueUrl"]).total
                 dlq = queue_depth(sqs, outputs["PaymentsDLQUrl"]).total
                 done = sum(counts.values())
-                detail = ", ".join(f"{k.lower()} {v}" for k, v in counts.items()) + f", DLQ {dlq}"
+                detail = ", ".join(f"{k.lower()} {counts[k]}" for k in sorted(TERMINAL_STATUSES))
+                detail += f", queued {queued}, DLQ {dlq}"
                 progress.update(task, completed=min(done, len(accepted_ids)), detail=detail)
-                if done >= len(accepted_ids) and dlq >= 1:
+                if done >= len(accepted_ids) and queued == 0 and dlq >= 1:
                     break
                 if time.time() > deadline:
                     console.print(f"[red]not finished after {timeout:.0f}s[/]: {detail}")

@@ -1,13 +1,15 @@
-"""What the demo and the benchmark measure: terminal payments from the audit counters, and latencies."""
+"""What the demo and the benchmark measure and wait on: statuses in the table, queue depth, latencies."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from payctl.operator.status import COUNTER_PREFIX, DEFAULT_AUDIT_SHARDS, audit_counters
+from payctl.operator.queues import queue_depth
+from payctl.operator.status import DEFAULT_AUDIT_SHARDS, audit_counters
 
 if TYPE_CHECKING:
     from payctl.runtime.stack import Stack
@@ -36,35 +38,73 @@ def counters_over(dynamodb: Any, audit_table: str, days: Iterable[str], shards: 
     return totals
 
 
-def terminal_counts(dynamodb: Any, audit_table: str, days: Iterable[str], shards: int) -> dict[str, int]:
-    """Payments counted terminal by the audit table, by status.
+def statuses_of(dynamodb: Any, table: str, transaction_ids: Iterable[str]) -> dict[str, str]:
+    """The status of each of these transactions that exists: consistent BatchGetItem, 100 keys a call.
 
-    The terminal counter items have known keys (day, shard, action), so one BatchGetItem per 100
-    keys reads them all; the demo and the benchmark poll this while the pipeline runs, and a query
-    per shard would spend the CPU they are measuring.
+    This is what waiting reads, not the audit counters: a counter that a fault made diverge would
+    leave a wait running forever, a status in the table is the payment itself.
     """
-    keys = [
-        {"pk": {"S": f"{COUNTER_PREFIX}{day}#{shard:02d}"}, "sk": {"S": action}}
-        for day in sorted(days)
-        for shard in range(shards)
-        for action in TERMINAL_ACTIONS
-    ]
-    counts = dict.fromkeys(TERMINAL_ACTIONS.values(), 0)
-    for start in range(0, len(keys), _BATCH_GET_LIMIT):
+    ids = list(dict.fromkeys(transaction_ids))
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), _BATCH_GET_LIMIT):
         # DynamoDB hands unprocessed keys back with the projection, ready to send again.
         pending: dict[str, Any] = {
-            audit_table: {
-                "Keys": keys[start : start + _BATCH_GET_LIMIT],
-                "ProjectionExpression": "sk, #c",
-                "ExpressionAttributeNames": {"#c": "count"},
+            table: {
+                "Keys": [{"transaction_id": {"S": tid}} for tid in ids[start : start + _BATCH_GET_LIMIT]],
+                "ProjectionExpression": "transaction_id, #s",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ConsistentRead": True,
             }
         }
         while pending:
             response = dynamodb.batch_get_item(RequestItems=pending)
-            for item in response.get("Responses", {}).get(audit_table, []):
-                counts[TERMINAL_ACTIONS[item["sk"]["S"]]] += int(item["count"]["N"])
+            for item in response.get("Responses", {}).get(table, []):
+                if "status" in item:
+                    found[item["transaction_id"]["S"]] = item["status"]["S"]
             pending = response.get("UnprocessedKeys") or {}
-    return counts
+    return found
+
+
+class NotDone(RuntimeError):
+    """The deadline passed before every payment was terminal and the queue empty."""
+
+
+def wait_until_done(
+    sqs: Any,
+    queue_url: str,
+    dynamodb: Any,
+    table: str,
+    transaction_ids: Iterable[str],
+    deadline: float,
+    *,
+    pause: float = 0.5,
+) -> dict[str, str]:
+    """Wait until the queue holds nothing (visible or in flight) and every payment is terminal.
+
+    The queue is polled while it drains (one cheap call, so a benchmark measures the pipeline,
+    not its own polling); the statuses are read once it is empty. Raises :class:`NotDone` with
+    what is still open at ``deadline`` (``time.monotonic()`` seconds).
+    """
+    ids = list(dict.fromkeys(transaction_ids))
+    while True:
+        depth = queue_depth(sqs, queue_url)
+        if depth.total == 0:
+            statuses = statuses_of(dynamodb, table, ids)
+            open_ids = [tid for tid in ids if statuses.get(tid) not in TERMINAL_STATUSES]
+            if not open_ids:
+                return statuses
+        else:
+            open_ids = []
+        if time.monotonic() >= deadline:
+            if not open_ids:
+                statuses = statuses_of(dynamodb, table, ids)
+                open_ids = [tid for tid in ids if statuses.get(tid) not in TERMINAL_STATUSES]
+            raise NotDone(
+                f"{len(open_ids)} of {len(ids)} payments not terminal and {depth.total} messages still "
+                f"queued ({depth.in_flight} in flight) at the deadline"
+                + (f"; first open: {', '.join(open_ids[:5])}" if open_ids else "")
+            )
+        time.sleep(pause)
 
 
 def timestamp(iso: str) -> float:

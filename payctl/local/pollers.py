@@ -62,8 +62,9 @@ class _LongPollingEventSourcePoller(EventSourcePoller):
         wait_seconds: int = LONG_POLL_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         lambda_client: Any = None,
+        failed_visibility_seconds: int | None = None,
     ) -> None:
-        super().__init__(source, region)
+        super().__init__(source, region, visibility_timeout_on_failure=failed_visibility_seconds)
         self._stop = stop
         self._wait = wait_seconds
         self._clock = clock
@@ -124,12 +125,21 @@ class SqsPoller:
         wait_seconds: int = LONG_POLL_SECONDS,
         default_concurrency: int = DEFAULT_LOCAL_CONCURRENCY,
         lambda_client: Any = None,
+        failed_visibility_seconds: int | None = None,
     ) -> None:
+        """``failed_visibility_seconds`` (a local-only option; None keeps Lambda's behaviour): make
+        the records of a failed batch visible again after this many seconds instead of the queue's
+        visibility timeout, so a fault run sees its retries in seconds, not minutes."""
         self.source = source
         self.workers = source.maximum_concurrency or default_concurrency
         self._stop = threading.Event()
         self._esm = _LongPollingEventSourcePoller(
-            source, region, self._stop, wait_seconds=wait_seconds, lambda_client=lambda_client
+            source,
+            region,
+            self._stop,
+            wait_seconds=wait_seconds,
+            lambda_client=lambda_client,
+            failed_visibility_seconds=failed_visibility_seconds,
         )
         self._threads: list[threading.Thread] = []
         self.stats = PollerStats()

@@ -102,6 +102,7 @@ class LocalStackConfig:
     speedups: bool = True
     pollers: bool = True
     serve_moto: bool = True
+    failed_visibility_seconds: int | None = None
 
 
 class LocalStack:
@@ -118,7 +119,9 @@ class LocalStack:
         speedups: bool = True,
         pollers: bool = True,
         serve_moto: bool = True,
+        failed_visibility_seconds: int | None = None,
     ) -> None:
+        """``failed_visibility_seconds``: see :class:`payctl.local.pollers.SqsPoller` (local only)."""
         self.config = LocalStackConfig(
             template=Path(template),
             parameters={key: str(value) for key, value in (parameters or {}).items()},
@@ -128,6 +131,7 @@ class LocalStack:
             speedups=speedups,
             pollers=pollers,
             serve_moto=serve_moto,
+            failed_visibility_seconds=failed_visibility_seconds,
         )
         self._exit = ExitStack()
         self._stack: Stack | None = None
@@ -199,7 +203,10 @@ class LocalStack:
     def _start_pollers(self) -> None:
         stack = self.stack
         sources = [source for per_function in stack.event_sources.values() for source in per_function]
-        self.pollers = PollerGroup([SqsPoller(source, stack.region) for source in sources])
+        visibility = self.config.failed_visibility_seconds
+        self.pollers = PollerGroup(
+            [SqsPoller(source, stack.region, failed_visibility_seconds=visibility) for source in sources]
+        )
         self.pollers.start()
         # A batch already handed to a function runs to its end (at most the function's timeout):
         # stopping moto under it would send its remaining calls to the real AWS endpoints.

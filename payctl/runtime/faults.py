@@ -252,6 +252,10 @@ class FaultPlan:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._evaluations: Counter[tuple[str, ...]] = Counter()
+        # Every invocation and every handler's AWS call the plan was asked about, faults or not:
+        # what a payment costs in requests, measured on the same run.
+        self.invocations: Counter[str] = Counter()
+        self.calls: Counter[tuple[str, str, str]] = Counter()
 
     # ------------------------------------------------------------------ configuring
 
@@ -310,6 +314,8 @@ class FaultPlan:
 
     def on_invoke(self, function_name: str, transaction_id: str | None) -> LambdaFault | None:
         """Before the handler: a Lambda service error, or an exception inside the handler."""
+        with self._lock:
+            self.invocations[function_name] += 1
         rule = self._decide("invoke", _INVOKE_KINDS, function_name, transaction_id, function=function_name)
         return None if rule is None else LambdaFault(rule.kind, rule.error, function_name, transaction_id)
 
@@ -323,6 +329,8 @@ class FaultPlan:
     def before_aws_call(
         self, function_name: str, service: str, operation: str, transaction_id: str | None
     ) -> DependencyFault | None:
+        with self._lock:
+            self.calls[(function_name, service, operation)] += 1
         rule = self._decide(
             "call",
             frozenset({Kind.DEPENDENCY_ERROR}),
@@ -547,11 +555,24 @@ _HOOKS: Final = (
 )
 
 
+def _submit_in_context(original: Any) -> Any:
+    """Work a handler hands to a thread pool is still that function's (Lambda runs a handler's
+    threads in its execution environment), so its calls are attributed and faulted as such."""
+
+    def submit(self: Any, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return original(self, contextvars.copy_context().run, fn, *args, **kwargs)
+
+    return submit
+
+
 def install(patcher: Patcher) -> None:
     """Register the hooks on every botocore session created from now on (as moto's own stubber is)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from botocore import handlers
 
     patcher.setattr(handlers, "BUILTIN_HANDLERS", [*handlers.BUILTIN_HANDLERS, *_HOOKS], gap=GAP)
+    patcher.wrap(ThreadPoolExecutor, "submit", _submit_in_context, gap=GAP)
     patcher.add_callback(reset)
 
 

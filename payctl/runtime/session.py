@@ -19,6 +19,7 @@ from payctl.runtime import (
     layers,
     metering,
     powertools,
+    retry_waits,
     speedups,
     sqs_event_sources,
     state_machines,
@@ -95,6 +96,19 @@ def set_speedups(enabled: bool) -> None:
             state.extras.pop("speedups_caches", None)
 
 
+def set_retry_wait_scale(factor: float) -> None:
+    """Multiply every ASL Retry wait by ``factor`` inside an active session; 1 restores real waits."""
+    state = _state.current()
+    with state.lock:
+        patcher: Patcher | None = state.extras.pop("retry_waits_patcher", None)
+        if patcher is not None:
+            patcher.undo_all()
+        if factor != 1:
+            patcher = Patcher()
+            retry_waits.install(patcher, factor)
+            state.extras["retry_waits_patcher"] = patcher
+
+
 @contextmanager
 def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iterator[_state.RuntimeState]:
     """Start in-process moto (executing Step Functions, Lambda without Docker) with every shim.
@@ -130,8 +144,9 @@ def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iter
     finally:
         if state.import_roots in sys.meta_path:
             sys.meta_path.remove(state.import_roots)
-        if state.extras.get("speedups_patcher") is not None:
-            state.extras["speedups_patcher"].undo_all()
+        for extra in ("speedups_patcher", "retry_waits_patcher"):
+            if state.extras.get(extra) is not None:
+                state.extras[extra].undo_all()
         patcher.undo_all()
         if started:
             mock.stop()

@@ -211,7 +211,7 @@ def test_every_step_with_idempotent_writes_retries_its_own_errors(asl: dict[str,
     tasks = [(name, state) for name, state in _states(asl) if state["Type"] == "Task"]
     assert len(tasks) == 5
     for name, task in tasks:
-        retriers = [r for r in task["Retry"] if STEP_ERRORS <= set(r["ErrorEquals"])]
+        retriers = [r for r in task["Retry"] if set(r["ErrorEquals"]) >= STEP_ERRORS]
         assert len(retriers) == 1, name
         assert retriers[0]["JitterStrategy"] == "FULL", name
         assert retriers[0]["MaxAttempts"] >= 2, name

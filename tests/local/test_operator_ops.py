@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payctl.local.measure import TERMINAL_ACTIONS, counters_over, terminal_counts
+from payctl.local.measure import NotDone, counters_over, statuses_of, wait_until_done
 from payctl.operator.status import audit_counters, counts_by_status
 
 REGION = "us-east-1"
@@ -64,15 +64,13 @@ def test_counters_sum_over_shards_and_statuses_are_counted(aws):
     dynamodb.delete_table(TableName=table)
 
 
-def test_terminal_counts_batch_read_every_shard_day_and_terminal_action(aws):
+def test_counters_over_sum_every_shard_of_the_days_asked_for(aws):
     dynamodb = aws("dynamodb")
     table = _audit_table(dynamodb)
     written = {
         ("2026-03-01", 0, "payment.settled"): 2,
         ("2026-03-01", 15, "payment.settled"): 3,
-        ("2026-03-01", 9, "payment.declined"): 4,
         ("2026-03-02", 3, "payment.failed"): 1,
-        ("2026-03-02", 3, "payment.received"): 50,  # not terminal
         ("2026-03-03", 1, "payment.settled"): 70,  # a day not asked for
     }
     for (day, shard, action), count in written.items():
@@ -81,9 +79,42 @@ def test_terminal_counts_batch_read_every_shard_day_and_terminal_action(aws):
             Item={"pk": {"S": f"counter#{day}#{shard:02d}"}, "sk": {"S": action}, "count": {"N": str(count)}},
         )
 
-    # 2 days x 16 shards x 3 actions = 96 keys, one BatchGetItem; 40 shards make 240 keys, three calls.
-    counts = terminal_counts(dynamodb, table, {"2026-03-01", "2026-03-02"}, 16)
-    assert counts == {"SETTLED": 5, "DECLINED": 4, "FAILED": 1}
-    assert terminal_counts(dynamodb, table, {"2026-03-01", "2026-03-02"}, 40) == counts
     totals = counters_over(dynamodb, table, {"2026-03-01", "2026-03-02"}, 16)
-    assert {TERMINAL_ACTIONS[a]: totals[a] for a in TERMINAL_ACTIONS} == counts
+
+    assert totals == {"payment.settled": 5, "payment.failed": 1}
+
+
+def _transactions_table(dynamodb, statuses):
+    table = f"transactions-{uuid.uuid4().hex[:10]}"
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "transaction_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "transaction_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for tid, status in statuses.items():
+        dynamodb.put_item(TableName=table, Item={"transaction_id": {"S": tid}, "status": {"S": status}})
+    return table
+
+
+def test_statuses_are_read_from_the_table_a_hundred_keys_a_call(aws):
+    dynamodb = aws("dynamodb")
+    written = {str(uuid.uuid4()): ("SETTLED", "DECLINED", "RECEIVED")[i % 3] for i in range(250)}
+    table = _transactions_table(dynamodb, written)
+    missing = str(uuid.uuid4())
+
+    assert statuses_of(dynamodb, table, [*written, missing]) == written
+
+
+def test_waiting_stops_at_the_deadline_naming_what_is_open(aws):
+    dynamodb, sqs = aws("dynamodb"), aws("sqs")
+    done, stuck = str(uuid.uuid4()), str(uuid.uuid4())
+    table = _transactions_table(dynamodb, {done: "SETTLED", stuck: "RECEIVED"})
+    queue = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+
+    assert wait_until_done(sqs, queue, dynamodb, table, [done], deadline=0) == {done: "SETTLED"}
+    with pytest.raises(NotDone, match=f"1 of 2 payments not terminal .* first open: {stuck}"):
+        wait_until_done(sqs, queue, dynamodb, table, [done, stuck], deadline=0, pause=0)
+    sqs.send_message(QueueUrl=queue, MessageBody="{}")
+    with pytest.raises(NotDone, match="1 messages still queued"):
+        wait_until_done(sqs, queue, dynamodb, table, [done], deadline=0, pause=0)

@@ -277,3 +277,14 @@ def test_a_duplicate_delivery_puts_a_copy_of_the_message_back(consumer_poller, p
 
     assert (first.deleted, second.deleted) == (1, 1)
     assert len(plan.fired) == 1
+
+
+def test_work_a_handler_hands_to_a_thread_pool_is_still_that_functions(plan):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with faults.invocation("fn"), ThreadPoolExecutor(max_workers=2) as pool:
+        seen = list(pool.map(lambda _: faults.calling_function(), range(4)))
+
+    assert seen == ["fn"] * 4
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(faults.calling_function).result() is None
