@@ -326,19 +326,26 @@ class FaultPlan:
         )
         return None if rule is None else LambdaFault(rule.kind, rule.error, function_name, transaction_id)
 
+    def _decide_call(
+        self, point: str, kind: Kind, function_name: str, service: str, operation: str, tid: str | None
+    ) -> Rule | None:
+        return self._decide(
+            point,
+            frozenset({kind}),
+            f"{function_name}:{service}.{operation}",
+            tid,
+            function=function_name,
+            service=service,
+            operation=operation,
+        )
+
     def before_aws_call(
         self, function_name: str, service: str, operation: str, transaction_id: str | None
     ) -> DependencyFault | None:
         with self._lock:
             self.calls[(function_name, service, operation)] += 1
-        rule = self._decide(
-            "call",
-            frozenset({Kind.DEPENDENCY_ERROR}),
-            f"{function_name}:{service}.{operation}",
-            transaction_id,
-            function=function_name,
-            service=service,
-            operation=operation,
+        rule = self._decide_call(
+            "call", Kind.DEPENDENCY_ERROR, function_name, service, operation, transaction_id
         )
         if rule is None:
             return None
@@ -349,14 +356,8 @@ class FaultPlan:
         self, function_name: str, service: str, operation: str, transaction_id: str | None
     ) -> bool:
         """True: the process dies now, right after this call succeeded."""
-        rule = self._decide(
-            "called",
-            frozenset({Kind.CRASH_AFTER_CALL}),
-            f"{function_name}:{service}.{operation}",
-            transaction_id,
-            function=function_name,
-            service=service,
-            operation=operation,
+        rule = self._decide_call(
+            "called", Kind.CRASH_AFTER_CALL, function_name, service, operation, transaction_id
         )
         return rule is not None
 

@@ -11,25 +11,14 @@ import json
 import boto3
 
 from tests.integration.workflow_support import (
+    archive_keys,
     audit_rows,
     new_transaction_id,
     payment,
+    run,
     seed_transaction,
     transaction,
-    workflow_input,
 )
-
-
-def _run(stack, transaction_id, document, attempt=1):
-    return stack.start_sync_execution(
-        workflow_input(transaction_id, document), name=f"{transaction_id}-{attempt}"
-    )
-
-
-def _archive_keys(stack, transaction_id):
-    s3 = boto3.client("s3", region_name=stack.region)
-    listing = s3.list_object_versions(Bucket=stack.outputs["ArchiveBucketName"], Prefix="archive/")
-    return [v["Key"] for v in listing.get("Versions", []) if v["Key"].endswith(f"/{transaction_id}.json")]
 
 
 def _settlement_records(stack, transaction_id):
@@ -44,12 +33,12 @@ def test_approved_payment_settles_with_record_archive_and_full_audit_trail(stack
     document = payment()
     seed_transaction(stack, transaction_id, document)
 
-    execution = _run(stack, transaction_id, document)
+    execution = run(stack, transaction_id, document)
 
     assert execution["status"] == "SUCCEEDED", execution
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
     assert len(_settlement_records(stack, transaction_id)) == 1
-    assert len(_archive_keys(stack, transaction_id)) == 1
+    assert len(archive_keys(stack, transaction_id)) == 1
     assert {row["sk"] for row in audit_rows(stack, transaction_id)} == {
         "validation#completed",
         "fraud#completed",
@@ -64,14 +53,14 @@ def test_fraud_decline_is_a_successful_execution_ending_declined(stack):
     document["customer"] = {**document["customer"], "country": "US"}
     seed_transaction(stack, transaction_id, document)
 
-    execution = _run(stack, transaction_id, document)
+    execution = run(stack, transaction_id, document)
 
     assert execution["status"] == "SUCCEEDED", execution
     item = transaction(stack, transaction_id)
     assert item["status"] == "DECLINED"
     assert item["fraud"]["outcome"] == "DECLINE"
     assert "fraud_risk_too_high" in item["decline_reasons"]
-    assert _archive_keys(stack, transaction_id) == []
+    assert archive_keys(stack, transaction_id) == []
 
 
 def test_transient_lambda_error_is_retried_by_the_state_machine_then_settles(stack):
@@ -82,12 +71,12 @@ def test_transient_lambda_error_is_retried_by_the_state_machine_then_settles(sta
     seed_transaction(stack, transaction_id, document)
     stack.lambda_faults.inject("SettlementFunction", "Lambda.ServiceException", times=1)
 
-    execution = _run(stack, transaction_id, document)
+    execution = run(stack, transaction_id, document)
 
     assert execution["status"] == "SUCCEEDED", execution
     assert stack.lambda_faults.remaining("SettlementFunction") == 0
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
-    assert len(_archive_keys(stack, transaction_id)) == 1
+    assert len(archive_keys(stack, transaction_id)) == 1
 
 
 def test_permanent_error_records_failed_with_an_audit_row_and_fails_the_execution(stack):
@@ -98,14 +87,14 @@ def test_permanent_error_records_failed_with_an_audit_row_and_fails_the_executio
     seed_transaction(stack, transaction_id, document)
     stack.lambda_faults.inject("SettlementFunction", "Lambda.ResourceNotReadyException", times=1)
 
-    execution = _run(stack, transaction_id, document)
+    execution = run(stack, transaction_id, document)
 
     assert (execution["status"], execution["error"]) == ("FAILED", "PaymentFailed")
     item = transaction(stack, transaction_id)
     assert item["status"] == "FAILED"
     failed = [row for row in audit_rows(stack, transaction_id) if row["sk"].startswith("settlement#failed")]
     assert [(row["action"], row["outcome"]) for row in failed] == [("payment.failed", "FAILED")]
-    assert _archive_keys(stack, transaction_id) == []
+    assert archive_keys(stack, transaction_id) == []
 
 
 def test_a_failed_payment_settles_on_the_next_delivery(stack):
@@ -114,9 +103,9 @@ def test_a_failed_payment_settles_on_the_next_delivery(stack):
     document = payment()
     seed_transaction(stack, transaction_id, document)
     stack.lambda_faults.inject("SettlementFunction", "Lambda.ResourceNotReadyException", times=1)
-    assert _run(stack, transaction_id, document, attempt=1)["status"] == "FAILED"
+    assert run(stack, transaction_id, document, attempt=1)["status"] == "FAILED"
 
-    execution = _run(stack, transaction_id, document, attempt=2)
+    execution = run(stack, transaction_id, document, attempt=2)
 
     assert execution["status"] == "SUCCEEDED", execution
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
@@ -128,13 +117,13 @@ def test_same_payment_run_twice_settles_once_archives_once_and_audits_once(stack
     transaction_id = new_transaction_id()
     document = payment()
     seed_transaction(stack, transaction_id, document)
-    first = _run(stack, transaction_id, document, attempt=1)
+    first = run(stack, transaction_id, document, attempt=1)
     rows_before = sorted(row["sk"] for row in audit_rows(stack, transaction_id))
 
-    second = _run(stack, transaction_id, document, attempt=2)
+    second = run(stack, transaction_id, document, attempt=2)
 
     assert (first["status"], second["status"]) == ("SUCCEEDED", "SUCCEEDED")
     assert json.loads(second["output"])["status"] == "SETTLED"
     assert len(_settlement_records(stack, transaction_id)) == 1
-    assert len(_archive_keys(stack, transaction_id)) == 1
+    assert len(archive_keys(stack, transaction_id)) == 1
     assert sorted(row["sk"] for row in audit_rows(stack, transaction_id)) == rows_before

@@ -4,34 +4,22 @@ faults come from the runtime's plan (shim 4), aimed at one transaction each."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from payctl.runtime import faults
 from payctl.runtime.faults import Kind, Rule
 from tests.integration.workflow_support import (
+    archive_keys,
     audit_rows,
     new_transaction_id,
     payment,
+    run,
     seed_transaction,
     transaction,
-    workflow_input,
 )
 
 # The Settle task's Retry makes three more attempts, so four faults in a row exhaust it.
 EXHAUSTS_RETRIES = 4
-
-
-def _run(stack, transaction_id, document, attempt=1):
-    return stack.start_sync_execution(
-        workflow_input(transaction_id, document), name=f"{transaction_id}-{attempt}"
-    )
-
-
-def _archived(stack, transaction_id):
-    s3 = boto3.client("s3", region_name=stack.region)
-    listing = s3.list_object_versions(Bucket=stack.outputs["ArchiveBucketName"], Prefix="archive/")
-    return [v["Key"] for v in listing.get("Versions", []) if v["Key"].endswith(f"/{transaction_id}.json")]
 
 
 def _rows(stack, transaction_id):
@@ -59,11 +47,11 @@ def test_a_single_s3_slowdown_after_the_settlement_transaction_is_retried_to_com
         stack, Kind.DEPENDENCY_ERROR, transaction_id, error="SlowDown", service="s3", operation="PutObject"
     )
 
-    execution = _run(stack, transaction_id, document)
+    execution = run(stack, transaction_id, document)
 
     assert execution["status"] == "SUCCEEDED", execution
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
-    assert len(_archived(stack, transaction_id)) == 1
+    assert len(archive_keys(stack, transaction_id)) == 1
     assert "settlement#settled" in _rows(stack, transaction_id)
 
 
@@ -72,10 +60,10 @@ def test_a_crash_right_after_a_settlement_write_is_retried_to_completion(stack, 
     transaction_id, document = received
     _settlement(stack, Kind.CRASH_AFTER_CALL, transaction_id, operation=operation)
 
-    execution = _run(stack, transaction_id, document)
+    execution = run(stack, transaction_id, document)
 
     assert execution["status"] == "SUCCEEDED", execution
-    assert len(_archived(stack, transaction_id)) == 1
+    assert len(archive_keys(stack, transaction_id)) == 1
     assert "settlement#settled" in _rows(stack, transaction_id)
     assert [fired.error for fired in stack.faults.plan.fired if fired.transaction_id == transaction_id] == [
         faults.EXIT_ERROR
@@ -88,7 +76,7 @@ def test_a_crash_right_after_the_decline_is_retried_until_its_audit_row_exists(s
     seed_transaction(stack, transaction_id, document)
     _settlement(stack, Kind.CRASH_AFTER_CALL, transaction_id, service="dynamodb", operation="UpdateItem")
 
-    execution = _run(stack, transaction_id, document)
+    execution = run(stack, transaction_id, document)
 
     assert execution["status"] == "SUCCEEDED", execution
     assert transaction(stack, transaction_id)["status"] == "DECLINED"
@@ -101,7 +89,7 @@ def test_the_failure_path_on_a_finished_payment_ends_the_execution_successfully(
     transaction_id, document = received
     _settlement(stack, Kind.LOST_RESPONSE, transaction_id, count=EXHAUSTS_RETRIES)
 
-    execution = _run(stack, transaction_id, document)
+    execution = run(stack, transaction_id, document)
 
     assert execution["status"] == "SUCCEEDED", execution
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
@@ -123,14 +111,14 @@ def test_a_settlement_left_half_done_fails_the_execution_and_the_next_run_comple
         operation="PutObject",
     )
 
-    first = _run(stack, transaction_id, document, attempt=1)
+    first = run(stack, transaction_id, document, attempt=1)
 
     assert (first["status"], first.get("error")) == ("FAILED", "PaymentIncomplete")
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
-    assert _archived(stack, transaction_id) == []
+    assert archive_keys(stack, transaction_id) == []
 
-    second = _run(stack, transaction_id, document, attempt=2)
+    second = run(stack, transaction_id, document, attempt=2)
 
     assert second["status"] == "SUCCEEDED", second
-    assert len(_archived(stack, transaction_id)) == 1
+    assert len(archive_keys(stack, transaction_id)) == 1
     assert _rows(stack, transaction_id) == ["fraud#completed", "settlement#settled", "validation#completed"]

@@ -88,6 +88,22 @@ def settlement_event(
     }
 
 
+def run(stack: Any, transaction_id: str, document: dict[str, Any], attempt: int = 1) -> dict[str, Any]:
+    """StartSyncExecution as the consumer starts it: named ``<transaction_id>-<receive count>``."""
+    return dict(
+        stack.start_sync_execution(
+            workflow_input(transaction_id, document), name=f"{transaction_id}-{attempt}"
+        )
+    )
+
+
+def archive_keys(stack: Any, transaction_id: str) -> list[str]:
+    """Every stored version of the transaction's archive object (versioning is on)."""
+    s3 = boto3.client("s3", region_name=stack.region)
+    listing = s3.list_object_versions(Bucket=stack.outputs["ArchiveBucketName"], Prefix="archive/")
+    return [v["Key"] for v in listing.get("Versions", []) if v["Key"].endswith(f"/{transaction_id}.json")]
+
+
 def transaction(stack: Any, transaction_id: str) -> dict[str, Any] | None:
     return (
         table(stack, "TransactionsTableName")
