@@ -271,7 +271,7 @@ def dlq_replay(
         float | None, typer.Option(min=0.1, help="At most this many messages per second.")
     ] = None,
     include_complete: Annotated[
-        bool, typer.Option(help="Also replay messages whose payment is already SETTLED or DECLINED.")
+        bool, typer.Option(help="Also replay messages whose payment is already complete (done).")
     ] = False,
     native: Annotated[
         bool, typer.Option(help="Use SQS's StartMessageMoveTask (every message; no filters) at --rate.")
@@ -288,8 +288,10 @@ def dlq_replay(
     """Move selected DLQ messages back to the payments queue, body and attributes unchanged.
 
     Each is deleted from the DLQ only after its send succeeded, and gets an audit row on its
-    payment (operator, old and new message id). Messages whose payment is already complete are
-    reported and left for `payctl dlq drop --complete`.
+    payment (operator, old and new message id). Messages whose payment is already complete (a
+    final status and the final step's last audit row: every effect exists) are reported and left
+    for `payctl dlq drop --complete`; a final status with an effect missing is replayed, and the
+    re-run completes it.
     """
     selection = _selection(message_ids, transaction_ids, reason, merchant, older_than, newer_than, where)
     _require_choice(selection, everything, "replay")
@@ -382,7 +384,7 @@ def dlq_drop(
         bool,
         typer.Option(
             "--complete",
-            help="Only messages whose payment is already SETTLED or DECLINED.",
+            help="Only messages whose payment is complete: SETTLED or DECLINED with its last audit row.",
             rich_help_panel=_FILTERS,
         ),
     ] = False,

@@ -29,6 +29,8 @@ from payctl.connection import Connection
 from payctl.operator.audit import OperatorAudit
 from payctl.operator.queues import SQS_BATCH, make_visible
 from payctl.operator.status import audit_shards
+from payments_core.completion import MARKER_ROWS
+from payments_core.models import Status
 
 # Long enough to read a DLQ of a few thousand messages (or replay them) without seeing one twice.
 _HOLD_SECONDS = 300
@@ -50,6 +52,8 @@ class DlqMessage:
     sent_at: datetime | None
     failure_reason: str | None = None
     payment_status: str | None = None
+    # The final step's last audit row (payments_core.completion) exists: every effect does.
+    completion_marked: bool = False
 
     @property
     def age(self) -> timedelta | None:
@@ -57,7 +61,10 @@ class DlqMessage:
 
     @property
     def complete(self) -> bool:
-        return self.payment_status in COMPLETE_STATUSES
+        """Done: a final status *and* its completion marker. A final status alone is not done (a
+        crash after the status write can have left the archive or the last row out), and such a
+        message must be replayed: the re-run completes the missing effects."""
+        return self.payment_status in COMPLETE_STATUSES and self.completion_marked
 
     @property
     def attributes(self) -> dict[str, str]:
@@ -171,14 +178,19 @@ class Dlq:
             self._max_receives = int(redrive.get("maxReceiveCount", 0))
         return self._max_receives
 
-    def _failure_reason(self, transaction_id: str) -> str | None:
+    def _audit_rows(self, transaction_id: str) -> list[dict[str, Any]]:
+        return list(
+            self.dynamodb.query(
+                TableName=self._audit_table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": transaction_id}},
+                ConsistentRead=True,
+            ).get("Items", [])
+        )
+
+    @staticmethod
+    def _failure_reason(rows: list[dict[str, Any]]) -> str | None:
         """The latest failure the payment's audit trail records: its error, and the cause's start."""
-        rows = self.dynamodb.query(
-            TableName=self._audit_table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": transaction_id}},
-            ConsistentRead=True,
-        ).get("Items", [])
         failures = [row for row in rows if row.get("action", {}).get("S") == "payment.failed"]
         if not failures:
             return None
@@ -204,6 +216,9 @@ class Dlq:
         transaction_id = _transaction_id(message, document)
         sent = attributes.get("SentTimestamp")
         receives = int(attributes.get("ApproximateReceiveCount", 0))
+        rows = self._audit_rows(transaction_id) if transaction_id else []
+        status = self._payment_status(transaction_id) if transaction_id else None
+        marker = MARKER_ROWS.get(Status(status)) if status in COMPLETE_STATUSES else None
         return DlqMessage(
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
@@ -218,8 +233,9 @@ class Dlq:
             # every read (this one included) adds one: the source's share is at most that maximum.
             source_receive_count=min(max(receives - 1, 0), self.max_receives or receives),
             sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
-            failure_reason=self._failure_reason(transaction_id) if transaction_id else None,
-            payment_status=self._payment_status(transaction_id) if transaction_id else None,
+            failure_reason=self._failure_reason(rows),
+            payment_status=status,
+            completion_marked=marker is not None and any(row["sk"]["S"] == marker for row in rows),
         )
 
     @contextmanager

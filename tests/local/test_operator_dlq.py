@@ -58,7 +58,10 @@ def stack(monkeypatch):
         yield Connection(region=REGION, outputs=outputs), sqs, dynamodb
 
 
-def _dead_letter(stack, transaction_id, *, merchant="m_1", currency="USD", status=None, failure=None):
+def _dead_letter(
+    stack, transaction_id, *, merchant="m_1", currency="USD", status=None, failure=None, finished=True
+):
+    """A DLQ message; ``status`` on its transaction, with its final step's last row if ``finished``."""
     connection, sqs, dynamodb = stack
     body = {
         "transaction_id": transaction_id,
@@ -78,6 +81,16 @@ def _dead_letter(stack, transaction_id, *, merchant="m_1", currency="USD", statu
         dynamodb.put_item(
             TableName=connection.outputs["TransactionsTableName"],
             Item={"transaction_id": {"S": transaction_id}, "status": {"S": status}},
+        )
+    if status in ("SETTLED", "DECLINED") and finished:
+        event = "settled" if status == "SETTLED" else "declined"
+        dynamodb.put_item(
+            TableName=connection.outputs["AuditTableName"],
+            Item={
+                "pk": {"S": transaction_id},
+                "sk": {"S": f"settlement#{event}"},
+                "action": {"S": f"payment.{event}"},
+            },
         )
     if failure:
         dynamodb.put_item(
@@ -194,6 +207,19 @@ def test_a_complete_payment_is_reported_not_replayed_and_max_bounds_the_rest(sta
     assert [m.transaction_id for m in report.complete] == [tid("t-done")]
     assert len(report.moved) == 2
     assert len(_messages(sqs, connection.outputs["PaymentsQueueUrl"])) == 2
+
+
+def test_a_final_status_with_an_effect_missing_is_not_complete_and_is_replayed(stack):
+    """SETTLED without its last audit row (a crash after the status write): the replay's re-run
+    completes it, so it must not be left in the DLQ or dropped as complete."""
+    connection, sqs, _ = stack
+    _dead_letter(stack, tid("t-half"), status="SETTLED", finished=False)
+
+    assert Dlq(connection).read(selection=Selection(complete=True)) == []
+    report = Dlq(connection).replay(Selection(), operator="erin")
+
+    assert report.complete == [] and [m.transaction_id for m, _ in report.moved] == [tid("t-half")]
+    assert len(_messages(sqs, connection.outputs["PaymentsQueueUrl"])) == 1
 
 
 def test_a_refused_confirmation_or_a_failed_send_leaves_the_messages_in_the_dlq(stack):
