@@ -509,12 +509,15 @@ def print_report(result: ChaosResult, console: Console) -> None:
     fired = Table(title=f"Faults that fired ({sum(result.fired.values())})")
     fired.add_column("kind")
     fired.add_column("error")
+    fired.add_column("where")
     fired.add_column("count", justify="right")
-    by_error: Counter[tuple[str, str]] = Counter()
-    for (kind, error, _), count in result.fired.items():
-        by_error[(kind, error)] += count
-    for (kind, error), count in sorted(by_error.items()):
-        fired.add_row(kind, error, str(count))
+    by_error: Counter[tuple[str, str, str]] = Counter()
+    for (kind, error, target), count in result.fired.items():
+        # A call's target is "<function>:<service>.<operation>": the service says whose error it is.
+        where = target.partition(":")[2].partition(".")[0] if ":" in target else "lambda"
+        by_error[(kind, error, "sqs" if kind == Kind.DUPLICATE_DELIVERY else where)] += count
+    for (kind, error, where), count in sorted(by_error.items()):
+        fired.add_row(kind, error, where, str(count))
     console.print(fired)
 
     per_payment = max(1, result.accepted)
