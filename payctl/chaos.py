@@ -350,7 +350,12 @@ def check(snap: Snapshot, accepted: Iterable[str]) -> Conservation:
     add(("transaction items", str(len(snap.transactions)), "", ""))
     for status in TERMINAL:
         add((f"  {status}", str(statuses[status]), "", ""))
-    add(("  FAILED and in the DLQ", str(sum(1 for t in snap.dlq if t in snap.transactions)), "", ""))
+
+    def in_dlq(*wanted: str) -> int:
+        return sum(1 for t in snap.dlq if str(snap.transactions.get(t, {}).get("status")) in wanted)
+
+    add(("  FAILED and in the DLQ", str(in_dlq("FAILED")), "", ""))
+    add(("DLQ messages of payments already done", str(in_dlq("SETTLED", "DECLINED")), "not replayed", ""))
     add(("settlement records", str(len(snap.settlements)), "", ""))
     add(("archive entries (object versions)", str(sum(len(v) for v in snap.archive.values())), "", ""))
     for action in sorted(row_actions):

@@ -130,3 +130,26 @@ def test_the_plan_covers_every_kind_for_every_function_and_the_payments_are_mixe
     assert chaos_payments(100, 3) == payments
     assert Counter(p["amount"] == "0.10" for p in payments)[True] == 10
     assert sum(1 for p in payments if p["payment_method"]["country"] == "KP") == 10
+
+
+def test_the_dlq_rows_tell_failed_payments_from_messages_of_payments_already_done():
+    done, failed = _tid(), _tid()
+    snap = _settled(done)
+    snap.transactions[failed] = {
+        "transaction_id": failed,
+        "status": "FAILED",
+        "amount": Decimal(1),
+        "currency": "USD",
+    }
+    snap.rows[failed] = [
+        {"pk": failed, "sk": "ingest#received", "action": "payment.received"},
+        {"pk": failed, "sk": "settlement#failed#x-1", "action": "payment.failed"},
+    ]
+    snap.counters.update(["payment.received", "payment.failed"])
+    snap.dlq = {done, failed}
+
+    result = check(snap, [done, failed])
+
+    assert result.violations == []
+    rows = {row[0].strip(): row[1] for row in result.table}
+    assert (rows["FAILED and in the DLQ"], rows["DLQ messages of payments already done"]) == ("1", "1")
