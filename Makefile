@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/dev.txt shared/requirements.txt pyproject.toml
 
-.PHONY: help venv browser demo test lint build deploy bench-local cost chaos local-up clean
+.PHONY: help venv browser demo test lint build deploy bench-local bench-coldstart cost chaos local-up clean
 
 help:
 	@echo "make demo         run the whole pipeline locally on the sample batch and show the outcome"
@@ -15,6 +15,7 @@ help:
 	@echo "make build        build the arm64 layer and functions into .aws-sam/build (what sam build does)"
 	@echo "make deploy       sam deploy (needs the SAM CLI and AWS credentials)"
 	@echo "make bench-local  measure local end-to-end throughput and latency"
+	@echo "make bench-coldstart  each function's import + init time against a bare import boto3"
 	@echo "make cost         price a local run's counted requests: \$$ per 1M payments by service"
 	@echo "make chaos        2,000 payments under a seeded fault plan, then a conservation check (SEED=n N=n)"
 	@echo "make local-up     serve the local stack until Ctrl-C"
@@ -55,6 +56,9 @@ deploy: build
 
 bench-local: $(STAMP)
 	$(PY) -m payctl.bench
+
+bench-coldstart: $(STAMP)
+	$(PY) -m payctl.coldstart
 
 cost: $(STAMP)
 	$(PY) -m payctl.cost

@@ -76,14 +76,23 @@ def _compile(interpreter: str, folder: Path) -> None:
 
 
 def build_layer(
-    out: Path, content_dir: Path, version: str, interpreter: str, name: str = "SharedLayer"
+    out: Path,
+    content_dir: Path,
+    version: str,
+    interpreter: str,
+    name: str = "SharedLayer",
+    wheel_platforms: tuple[str, ...] = RUNTIME_PLATFORMS,
 ) -> Path:
-    """The layer from its ContentUri: requirements.txt installed, its packages copied, under python/."""
+    """The layer from its ContentUri: requirements.txt installed, its packages copied, under python/.
+
+    ``wheel_platforms`` other than the runtime's build the same layer for this machine, so that
+    its cold start can be measured here (``make bench-coldstart``).
+    """
     target = out / name
     shutil.rmtree(target, ignore_errors=True)
     site = target / "python"
     site.mkdir(parents=True)
-    platforms = [arg for platform in RUNTIME_PLATFORMS for arg in ("--platform", platform)]
+    platforms = [arg for platform in wheel_platforms for arg in ("--platform", platform)]
     subprocess.run(
         [
             sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",

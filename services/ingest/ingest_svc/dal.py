@@ -9,17 +9,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer, DynamoDBPersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -31,6 +23,11 @@ from payments_core.models import PaymentMessage, Status
 from payments_core.observability import get_logger
 from payments_core.settings import get_settings
 from payments_core.transactions import CONDITION_FAILED, TransactionStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
+    from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
 logger = get_logger("ingest")
 
@@ -68,6 +65,10 @@ def _aws_code(exc: Exception) -> str:
 
 def idempotency_config() -> IdempotencyConfig:
     """Records are keyed on (submitter, idempotency key) and validated on the canonical payment."""
+    # Powertools' idempotency is imported where it is used: the queue consumer shares this module
+    # and never needs it, so its cold start does not pay for it.
+    from aws_lambda_powertools.utilities.idempotency.config import IdempotencyConfig
+
     return IdempotencyConfig(
         event_key_jmespath="[submitter, idempotency_key]",
         payload_validation_jmespath="payment",
@@ -84,6 +85,8 @@ _persistence: BasePersistenceLayer | None = None
 def default_persistence() -> BasePersistenceLayer:
     """Powertools' DynamoDB persistence layer on IDEMPOTENCY_TABLE, created on first use."""
     global _persistence
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     with _persistence_lock:
         if _persistence is None:
             layer = DynamoDBPersistenceLayer(
@@ -104,6 +107,8 @@ def _record_data(request: IdempotentRequest) -> dict[str, Any]:
 
 def _claim_from_record(record: DataRecord) -> Claim | None:
     """None when the record lapsed between our write and our read: claim again."""
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
+
     if record.status == STATUS_CONSTANTS["COMPLETED"]:
         return Claim(ClaimState.COMPLETED, response=record.response_json_as_dict())
     if record.status == STATUS_CONSTANTS["INPROGRESS"]:
@@ -171,6 +176,12 @@ class IdempotencyStore:
         _in_parallel(delete, requests, self._workers)
 
     def _claim_one(self, request: IdempotentRequest) -> Claim:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyItemAlreadyExistsError,
+            IdempotencyItemNotFoundError,
+            IdempotencyValidationError,
+        )
+
         data = _record_data(request)
         for _ in range(_CLAIM_ATTEMPTS):
             try:

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-from ingest_svc.models import BatchEntry
 from payments_core.audit import AuditEvent
 from payments_core.clock import parse_iso
 from payments_core.completion import CompletionPort
@@ -43,6 +42,10 @@ from payments_core.errors import (
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import FINAL_STATUSES, Payment, PaymentMessage, Status
 from payments_core.money import format_amount
+
+if TYPE_CHECKING:
+    # The API's request models; the queue consumer shares this module and never needs them.
+    from ingest_svc.models import BatchEntry
 
 ACTOR: Final[str] = "ingest"
 # StartSyncExecution runs an Express workflow for at most five minutes.
