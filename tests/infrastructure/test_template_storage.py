@@ -45,12 +45,11 @@ def test_table_deletion_protection_follows_the_parameter(
 
 
 def test_transactions_table_keys_and_indexes_match_the_contract(resources: dict[str, Any]) -> None:
-    """Given merchant listings and fraud velocity, there are by_merchant (ALL) and by_customer (KEYS_ONLY)."""
+    """Given fraud velocity as the only index reader, there is by_customer (KEYS_ONLY) and nothing else."""
     props = resources["TransactionsTable"]["Properties"]
 
     assert _keys(props["KeySchema"]) == [("transaction_id", "HASH")]
     assert _indexes(props) == {
-        "by_merchant": ([("merchant_id", "HASH"), ("created_at", "RANGE")], "ALL"),
         "by_customer": ([("customer_id", "HASH"), ("created_at", "RANGE")], "KEYS_ONLY"),
     }
 

@@ -32,9 +32,7 @@ _PROBE = "; ".join(
 
 
 def loaded_modules(module: str) -> set[str]:
-    env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "AWS_XRAY"))
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("POWERTOOLS_", "AWS_XRAY"))}
     env.update(
         {
             "PYTHONPATH": os.pathsep.join([str(ROOT / HANDLERS[module]), str(ROOT / "shared")]),
