@@ -186,8 +186,8 @@ def _drain(local: Any) -> None:
             for source in sources:
                 if getattr(source, "queue_url", None):
                     moved += stack.poll_once(function_id).received
-        for poll in getattr(stack, "stream_polls", lambda: [])():
-            moved += poll()
+        for poller in stack.stream_pollers():
+            moved += poller.poll_once().invoked
         if moved == 0:
             return
     raise RuntimeError("the queues did not drain")

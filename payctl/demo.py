@@ -36,7 +36,6 @@ from rich.table import Table
 from payctl.api import ApiClient
 from payctl.local.measure import (
     TERMINAL_STATUSES,
-    audit_shards,
     counters_over,
     percentile,
     statuses_of,
@@ -70,7 +69,6 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
     console.print(f"[bold]Starting the local stack[/] (template.yaml on moto, parameters {DEMO_PARAMETERS})")
     with LocalStack(ROOT / "template.yaml", DEMO_PARAMETERS, api_port=0, serve_moto=False) as local:
         outputs = local.outputs
-        shards = audit_shards(local.stack)
         sqs = boto3.client("sqs", region_name=local.region)
         dynamodb = boto3.client("dynamodb", region_name=local.region)
         console.print(f"API {local.api_url}  (key id {local.api_key_id})")
@@ -149,7 +147,7 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
             timestamp(item["updated_at"]) - started for item in items if item["status"] in TERMINAL_STATUSES
         ]
         dlq_depth = queue_depth(sqs, outputs["PaymentsDLQUrl"]).total
-        audit_rows = sum(counters_over(dynamodb, outputs["AuditTableName"], days, shards).values())
+        audit_rows = sum(counters_over(dynamodb, outputs["AuditTableName"], days).values())
         archived = sum(
             page.get("KeyCount", 0)
             for page in boto3.client("s3", region_name=local.region)

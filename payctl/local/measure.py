@@ -6,13 +6,10 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from payctl.operator.queues import queue_depth
-from payctl.operator.status import DEFAULT_AUDIT_SHARDS, audit_counters
-
-if TYPE_CHECKING:
-    from payctl.runtime.stack import Stack
+from payctl.operator.status import audit_counters
 
 # The audit action the settlement step writes when a payment reaches each terminal status.
 TERMINAL_ACTIONS = {"payment.settled": "SETTLED", "payment.declined": "DECLINED", "payment.failed": "FAILED"}
@@ -25,16 +22,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def audit_shards(stack: Stack) -> int:
-    """The deployed shard count (the AuditShards parameter, as the functions see it)."""
-    return int(stack.functions["ValidationFunction"].env.get("AUDIT_SHARDS", DEFAULT_AUDIT_SHARDS))
-
-
-def counters_over(dynamodb: Any, audit_table: str, days: Iterable[str], shards: int) -> Counter[str]:
+def counters_over(dynamodb: Any, audit_table: str, days: Iterable[str]) -> Counter[str]:
     """The audit counters by action, summed over the given days (a run can cross midnight UTC)."""
     totals: Counter[str] = Counter()
     for day in sorted(days):
-        totals.update(audit_counters(dynamodb, audit_table, day, shards))
+        totals.update(audit_counters(dynamodb, audit_table, day))
     return totals
 
 

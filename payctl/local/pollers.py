@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from payctl.local.ops import make_visible
+from payctl.runtime.dynamodb_streams import StreamPoller
 from payctl.runtime.sqs_event_sources import EventSource, EventSourcePoller, PollResult
 
 logger = logging.getLogger(__name__)
@@ -199,10 +200,66 @@ class SqsPoller:
                 self._stop.wait(1.0)
 
 
+# Lambda polls each stream shard about four times a second.
+STREAM_POLL_SECONDS = 0.25
+
+
+class StreamPollerLoop:
+    """A DynamoDB stream event source, polled continuously: one batch per shard per cycle."""
+
+    def __init__(self, poller: StreamPoller, *, interval: float = STREAM_POLL_SECONDS) -> None:
+        self.poller = poller
+        self.source = poller.source
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def name(self) -> str:
+        return self.source.function_logical_id or self.source.function_name
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        if not self.source.enabled or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=f"stream-poller:{self.name}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=timeout)
+            if self._thread.is_alive():
+                logger.warning("stream poller %s still finishing a batch at shutdown", self.name)
+        self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                result = self.poller.poll_once()
+                if result.failed_batches:
+                    logger.warning("%s failed a stream batch: %s", self.name, "; ".join(result.errors))
+                    # Lambda backs off before it retries a failed stream batch.
+                    self._stop.wait(1.0)
+                    continue
+                if result.invoked:
+                    continue
+            except Exception:
+                logger.exception("stream poller for %s failed; retrying", self.name)
+            self._stop.wait(self._interval)
+
+
 class PollerGroup:
     """All the stack's event sources, started and stopped together."""
 
-    def __init__(self, pollers: list[SqsPoller]) -> None:
+    def __init__(self, pollers: list[SqsPoller | StreamPollerLoop]) -> None:
         self.pollers = pollers
 
     def start(self) -> None:

@@ -30,7 +30,7 @@ from payctl.local.api_gateway import (
     port_in_use_as,
 )
 from payctl.local.api_keys import ApiGatewayKeyStore
-from payctl.local.pollers import PollerGroup, SqsPoller
+from payctl.local.pollers import PollerGroup, SqsPoller, StreamPollerLoop
 from payctl.local.routes import ApiDefinition, Route, RouteMatch, api_definitions
 from payctl.local.template import parameter_values
 from payctl.runtime import Stack, deploy, moto_session
@@ -204,13 +204,14 @@ class LocalStack:
         stack = self.stack
         sources = [source for per_function in stack.event_sources.values() for source in per_function]
         visibility = self.config.failed_visibility_seconds
-        self.pollers = PollerGroup(
-            [SqsPoller(source, stack.region, failed_visibility_seconds=visibility) for source in sources]
-        )
+        queues = [SqsPoller(source, stack.region, failed_visibility_seconds=visibility) for source in sources]
+        streams = [StreamPollerLoop(poller) for poller in stack.stream_pollers()]
+        self.pollers = PollerGroup([*queues, *streams])
         self.pollers.start()
         # A batch already handed to a function runs to its end (at most the function's timeout):
         # stopping moto under it would send its remaining calls to the real AWS endpoints.
-        timeouts = [stack.functions[fid].timeout for fid in stack.event_sources if fid in stack.functions]
+        polled = [*stack.event_sources, *stack.stream_sources]
+        timeouts = [stack.functions[fid].timeout for fid in polled if fid in stack.functions]
         self._exit.callback(self.pollers.stop, max(timeouts, default=30) + 5)
 
     def stop(self) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 from payctl.connection import Connection
 from payctl.operator.queues import QueueDepth, queue_depth
 
-# The audit table's counter items (payments_core.audit): pk "counter#<YYYY-MM-DD>#<shard>", sk the action.
+# The audit table's counter items (payments_core.audit): pk "counter#<YYYY-MM-DD>", sk the action.
+# The shard count still spreads the rows' index keys (gsi1pk) over partitions.
 COUNTER_PREFIX = "counter#"
 DEFAULT_AUDIT_SHARDS = 16
 
@@ -28,18 +29,17 @@ def counts_by_status(dynamodb: Any, table: str) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def audit_counters(dynamodb: Any, table: str, day: str, shards: int = DEFAULT_AUDIT_SHARDS) -> dict[str, int]:
-    """The day's audit counters by action, summed over the shards."""
+def audit_counters(dynamodb: Any, table: str, day: str) -> dict[str, int]:
+    """The day's audit counters by action (added up from the audit table's stream, seconds behind)."""
     totals: Counter[str] = Counter()
-    for shard in range(shards):
-        paginator = dynamodb.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"{COUNTER_PREFIX}{day}#{shard:02d}"}},
-        ):
-            for item in page.get("Items", []):
-                totals[item["sk"]["S"]] += int(item["count"]["N"])
+    paginator = dynamodb.get_paginator("query")
+    for page in paginator.paginate(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"{COUNTER_PREFIX}{day}"}},
+    ):
+        for item in page.get("Items", []):
+            totals[item["sk"]["S"]] += int(item["count"]["N"])
     return dict(sorted(totals.items()))
 
 
@@ -66,6 +66,6 @@ def stack_status(connection: Connection, *, scan_statuses: bool = True) -> Stack
         statuses=counts_by_status(dynamodb, connection.output("TransactionsTableName"))
         if scan_statuses
         else {},
-        counters=audit_counters(dynamodb, connection.output("AuditTableName"), day, audit_shards(connection)),
+        counters=audit_counters(dynamodb, connection.output("AuditTableName"), day),
         day=day,
     )

@@ -393,7 +393,7 @@ def classify(method: str, url: str, headers: Any, body: bytes | None) -> tuple[s
     target_header = headers.get("X-Amz-Target") if headers is not None else None
     if isinstance(target_header, bytes):
         target_header = target_header.decode()
-    if host.startswith("streams.dynamodb."):
+    if host.startswith("streams.dynamodb.") or ".streams-ddb." in host:
         service = "dynamodbstreams"
     elif host.startswith(("states.", "sync-states.")):
         service = "stepfunctions"

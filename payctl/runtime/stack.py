@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from payctl.runtime import _state, faults
+from payctl.runtime.dynamodb_streams import StreamPoller, StreamSource, stream_sources_for_function
 from payctl.runtime.execution_names import require_name
 from payctl.runtime.lambda_dispatch import cold_start
 from payctl.runtime.sam_translate import ArtifactStager, stage_local_artifacts, translate
@@ -106,6 +107,8 @@ class Stack:
     state_machines: dict[str, str]
     template: dict[str, Any]
     unsupported_resources: dict[str, str] = field(default_factory=dict)
+    stream_sources: dict[str, tuple[StreamSource, ...]] = field(default_factory=dict)
+    _stream_pollers: dict[str, StreamPoller] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.faults = StackFaults(self)
@@ -168,6 +171,15 @@ class Stack:
             )
             for source in sources
         ]
+
+    def stream_pollers(self) -> list[StreamPoller]:
+        """One poller per DynamoDB stream event source; each keeps its shards' positions."""
+        pollers = self._stream_pollers
+        for sources in self.stream_sources.values():
+            for source in sources:
+                if source.uuid not in pollers:
+                    pollers[source.uuid] = StreamPoller(source, self.region, lambda_client=self._lambda)
+        return list(pollers.values())
 
     def poll_once(
         self,
@@ -327,6 +339,13 @@ def _create_stack(
         for logical_id, info in functions.items()
     }
     event_sources = {logical_id: sources for logical_id, sources in event_sources.items() if sources}
+    stream_sources = {
+        logical_id: tuple(
+            stream_sources_for_function(info.name, logical_id, state.region, lambda_client=lambda_client)
+        )
+        for logical_id, info in functions.items()
+    }
+    stream_sources = {logical_id: sources for logical_id, sources in stream_sources.items() if sources}
 
     stepfunctions = boto3.client("stepfunctions", region_name=state.region)
     state_machines = {}
@@ -347,4 +366,5 @@ def _create_stack(
         state_machines=state_machines,
         template=translated,
         unsupported_resources=unsupported,
+        stream_sources=stream_sources,
     )

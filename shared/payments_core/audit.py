@@ -1,13 +1,20 @@
 """The append-only audit table and its daily counters.
 
 Row key: ``pk = transaction_id``, ``sk = "<step>#<event>"``. Both derive from the payment, so a
-retried step writes the same key and ``attribute_not_exists`` lets it land once. The daily
-counter is updated in the same TransactWriteItems, so a retry cannot count twice.
+retried step writes the same key and ``attribute_not_exists`` lets it land once: each row in the
+table is a fact that happened exactly once, and so is each INSERT record of the table's stream.
 
 Dashboards read a time range through the ``by_day_shard`` GSI: ``gsi1pk = "<day>#<shard>"``
 spreads a day over ``AUDIT_SHARDS`` partitions (one partition takes 1,000 WCU/s, about 250
 payments/s if the key were the day alone); ``gsi1sk = "<at>#<transaction_id>#<sk>"`` orders rows
 in time and stays unique.
+
+The daily counters (``pk = "counter#<day>"``, ``sk`` the action) are kept off the hot path: a
+step writes its row alone, and :class:`AuditCounters` adds the stream's INSERT records to the
+counters. Stream delivery is at least once, so each stream shard has a high-water mark, the
+sequence number of the last record counted, and every increment is written in one
+TransactWriteItems with the mark it moves: a redelivered record is at or below the mark and
+counts nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +37,12 @@ from payments_core.settings import get_settings
 
 AUDIT_INDEX = "by_day_shard"
 COUNTER_PREFIX = "counter#"
+# The high-water marks' partition; "counter#" keeps them inside the counters' UpdateItem grant.
+HIGH_WATER_MARKS = f"{COUNTER_PREFIX}hwm"
+# Stream sequence numbers are decimal strings of up to 40 digits; padded, they compare as strings.
+_SEQUENCE_DIGITS = 40
+# One TransactWriteItems holds 100 items: the mark and at most 99 counters.
+_COUNTERS_PER_TRANSACTION = 99
 
 
 def _gsi_keys(transaction_id: str, sk: str, at: str, shards: int) -> tuple[str, str]:
@@ -67,7 +80,7 @@ class _AuditTable(DynamoTable):
 
 class AuditWriter(_AuditTable):
     def append(self, event: AuditEvent, *, at: datetime | None = None) -> bool:
-        """Write the row and bump the day's counter once. False if this row already exists."""
+        """Write the row once. False if this row already exists. The stream counts it."""
         stamp = iso(at or utc_now())
         sk = f"{event.step}#{event.event}"
         gsi1pk, gsi1sk = _gsi_keys(event.transaction_id, sk, stamp, self._shards)
@@ -83,34 +96,95 @@ class AuditWriter(_AuditTable):
             "gsi1pk": gsi1pk,
             "gsi1sk": gsi1sk,
         }
-        counter_key = {"pk": f"{COUNTER_PREFIX}{gsi1pk}", "sk": event.action}
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": serialize(row),
-                            "ConditionExpression": "attribute_not_exists(sk)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": serialize(counter_key),
-                            "UpdateExpression": "ADD #count :one SET #day = :day",
-                            "ExpressionAttributeNames": {"#count": "count", "#day": "day"},
-                            "ExpressionAttributeValues": serialize({":one": 1, ":day": stamp[:10]}),
-                        }
-                    },
-                ]
+            self._client.put_item(
+                TableName=self._table, Item=serialize(row), ConditionExpression="attribute_not_exists(sk)"
             )
         except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 return False
             raise DependencyError("audit table write failed") from exc
         return True
+
+
+def _sequence(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"]["SequenceNumber"]).zfill(_SEQUENCE_DIGITS)
+
+
+def _counted(record: dict[str, Any]) -> tuple[str, str] | None:
+    """(day, action) of an audit row's INSERT record; None for anything else (counters, marks)."""
+    if record.get("eventName") != "INSERT":
+        return None
+    image = record.get("dynamodb", {}).get("NewImage") or {}
+    pk = image.get("pk", {}).get("S", "")
+    at, action = image.get("at", {}).get("S"), image.get("action", {}).get("S")
+    if pk.startswith(COUNTER_PREFIX) or not at or not action:
+        return None
+    return at[:10], action
+
+
+class AuditCounters(_AuditTable):
+    """Adds each audit row of a stream shard to its day's counter, exactly once."""
+
+    def count(self, shard_id: str, records: list[dict[str, Any]]) -> int:
+        """Count the records above the shard's mark; the number of rows counted."""
+        mark_key = {"pk": HIGH_WATER_MARKS, "sk": shard_id}
+        mark_item = self._get_item(mark_key, "audit counter mark read")
+        mark = str(mark_item["sequence"]) if mark_item else None
+        pending: list[tuple[str, tuple[str, str]]] = []
+        for record in sorted(records, key=_sequence):
+            sequence = _sequence(record)
+            counted = _counted(record)
+            if counted is not None and (mark is None or sequence > mark):
+                pending.append((sequence, counted))
+        total = 0
+        while pending:
+            chunk: dict[tuple[str, str], int] = {}
+            taken = 0
+            for _, key in pending:
+                if key not in chunk and len(chunk) == _COUNTERS_PER_TRANSACTION:
+                    break
+                chunk[key] = chunk.get(key, 0) + 1
+                taken += 1
+            last = pending[taken - 1][0]
+            self._apply(mark_key, mark, last, chunk)
+            mark, pending, total = last, pending[taken:], total + taken
+        return total
+
+    def _apply(
+        self, mark_key: dict[str, str], mark: str | None, last: str, counts: dict[tuple[str, str], int]
+    ) -> None:
+        guard = "attribute_not_exists(#sequence)" if mark is None else "#sequence = :mark"
+        values: dict[str, Any] = {":last": last} if mark is None else {":last": last, ":mark": mark}
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": serialize({"pk": f"{COUNTER_PREFIX}{day}", "sk": action}),
+                    "UpdateExpression": "ADD #count :n SET #day = :day",
+                    "ExpressionAttributeNames": {"#count": "count", "#day": "day"},
+                    "ExpressionAttributeValues": serialize({":n": n, ":day": day}),
+                }
+            }
+            for (day, action), n in counts.items()
+        ]
+        items.append(
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": serialize(mark_key),
+                    "UpdateExpression": "SET #sequence = :last",
+                    "ConditionExpression": guard,
+                    "ExpressionAttributeNames": {"#sequence": "sequence"},
+                    "ExpressionAttributeValues": serialize(values),
+                }
+            }
+        )
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            # A refused mark means another invocation moved it: the batch is retried and re-read.
+            raise DependencyError("audit counters write failed") from exc
 
 
 def _encode_token(position: dict[str, str]) -> str:
@@ -155,15 +229,12 @@ class AuditReader(_AuditTable):
         return sorted((_row_view(r) for r in rows), key=lambda r: r["at"])
 
     def counters(self, day: str) -> dict[str, int]:
-        """The day's counters by action, summed over the shards."""
-        totals: dict[str, int] = {}
-        for shard in range(self._shards):
-            for item in self._query(
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=serialize({":pk": f"{COUNTER_PREFIX}{day}#{shard:02d}"}),
-            ):
-                totals[item["sk"]] = totals.get(item["sk"], 0) + int(item["count"])
-        return dict(sorted(totals.items()))
+        """The day's counters by action (rows counted so far: the stream lags the rows by seconds)."""
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=serialize({":pk": f"{COUNTER_PREFIX}{day}"}),
+        )
+        return dict(sorted((item["sk"], int(item["count"])) for item in items))
 
     def range(
         self,

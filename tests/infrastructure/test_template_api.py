@@ -33,6 +33,7 @@ CONTRACT_OUTPUTS = {
     "ValidationFunctionName",
     "FraudFunctionName",
     "SettlementFunctionName",
+    "AuditCountersFunctionName",
 }
 
 

@@ -12,6 +12,7 @@ FUNCTIONS = {
     "ValidationFunction": ("services/validation/", "validation_svc.handler.lambda_handler"),
     "FraudFunction": ("services/fraud/", "fraud_svc.handler.lambda_handler"),
     "SettlementFunction": ("services/settlement/", "settlement_svc.handler.lambda_handler"),
+    "AuditCountersFunction": ("services/ingest/", "ingest_svc.counters.lambda_handler"),
 }
 
 CONTRACT_ENVIRONMENT = {
@@ -38,8 +39,26 @@ def lambda_functions(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_stack_has_exactly_the_contract_functions(lambda_functions: dict[str, Any]) -> None:
-    """Given the translated stack, it deploys the five contract functions and no stray ones."""
+    """Given the translated stack, it deploys the five contract functions, the counters, and no stray ones."""
     assert set(lambda_functions) == set(FUNCTIONS)
+
+
+def test_audit_counters_read_the_audit_stream_once_per_shard_and_never_skip_a_batch(
+    resources: dict[str, Any],
+) -> None:
+    """Given counters kept from the stream, one batch per shard runs at a time, retried until it lands,
+    and the tumbling window makes Lambda name the shard, whose high-water mark drops redeliveries."""
+    table = resources["AuditTable"]["Properties"]
+    (event,) = resources["AuditCountersFunction"]["Properties"]["Events"].values()
+    source = event["Properties"]
+
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert event["Type"] == "DynamoDB"
+    assert source["Stream"] == {"Fn::GetAtt": ["AuditTable", "StreamArn"]}
+    assert source["StartingPosition"] == "TRIM_HORIZON"
+    assert source["MaximumRetryAttempts"] == -1
+    assert source["ParallelizationFactor"] == 1
+    assert source["TumblingWindowInSeconds"] > 0
 
 
 @pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))

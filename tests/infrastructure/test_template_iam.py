@@ -10,10 +10,8 @@ import pytest
 
 Statements = Callable[[str], list[dict[str, Any]]]
 
-AUDIT_WRITES = {
-    ("dynamodb:PutItem", "AuditTable"),
-    ("dynamodb:UpdateItem", "AuditTable"),
-}
+# A step appends its row; only the counters function updates (the counters, from the stream).
+AUDIT_WRITES = {("dynamodb:PutItem", "AuditTable")}
 
 # (action, resource) pairs each role may hold; a resource is a logical id, or "<id>/<suffix>" for an
 # index or object prefix of it.
@@ -52,6 +50,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:GetItem", "AuditTable"),
         *AUDIT_WRITES,
     },
+    "AuditCountersFunction": {("dynamodb:GetItem", "AuditTable"), ("dynamodb:UpdateItem", "AuditTable")},
 }
 
 
@@ -162,7 +161,8 @@ def test_audit_rows_cannot_be_deleted_or_rewritten(
             actions = set(_as_list(statement["Action"]))
             assert "dynamodb:DeleteItem" not in actions, logical_id
             if "dynamodb:UpdateItem" in actions:
-                assert actions == {"dynamodb:UpdateItem"}, logical_id
+                assert logical_id == "AuditCountersFunction"
+                assert actions == {"dynamodb:GetItem", "dynamodb:UpdateItem"}, logical_id
                 leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
                 assert leading == ["counter#*"], logical_id
 
@@ -202,7 +202,7 @@ def test_only_the_consumer_starts_the_workflow(translated: dict[str, Any]) -> No
 
 
 def test_roles_attach_only_the_baseline_managed_policies(translated: dict[str, Any]) -> None:
-    """Given the generated roles, AWS managed policies are limited to logs, X-Ray and the SQS poller.
+    """Given the generated roles, AWS managed policies are limited to logs, X-Ray and the two pollers'.
 
     A broad managed policy (e.g. AmazonDynamoDBFullAccess) would bypass every inline grant checked above.
     """
@@ -211,6 +211,8 @@ def test_roles_attach_only_the_baseline_managed_policies(translated: dict[str, A
     sqs_poller = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
     expected = {f"{lid}Role": {basic, xray} for lid in EXPECTED_GRANTS}
     expected["IngestConsumerFunctionRole"] = {basic, xray, sqs_poller}
+    stream_poller = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
+    expected["AuditCountersFunctionRole"] = {basic, xray, stream_poller}
     expected["PaymentsStateMachineRole"] = {xray}
     attached = {
         lid: {_resolved_arn(arn) for arn in res["Properties"].get("ManagedPolicyArns", [])}

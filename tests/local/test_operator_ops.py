@@ -1,4 +1,4 @@
-"""Operator reads against (moto) AWS: counters sum over shards, terminal counts batch their reads."""
+"""Operator reads against (moto) AWS: counters per day, statuses counted, waits that read the payments."""
 
 from __future__ import annotations
 
@@ -37,49 +37,44 @@ def _audit_table(dynamodb):
     return table
 
 
-def test_counters_sum_over_shards_and_statuses_are_counted(aws):
+def test_counters_are_read_per_day_and_statuses_are_counted(aws):
     dynamodb = aws("dynamodb")
     table = _audit_table(dynamodb)
-    for shard, count in ((0, 2), (7, 3), (15, 1)):
+    for day, action, count in (
+        ("2026-03-01", "payment.settled", 6),
+        ("2026-03-01", "payment.received", 7),
+        ("2026-03-02", "payment.settled", 9),
+    ):
         dynamodb.put_item(
             TableName=table,
-            Item={
-                "pk": {"S": f"counter#2026-03-01#{shard:02d}"},
-                "sk": {"S": "payment.settled"},
-                "count": {"N": str(count)},
-            },
+            Item={"pk": {"S": f"counter#{day}"}, "sk": {"S": action}, "count": {"N": str(count)}},
         )
-    dynamodb.put_item(
-        TableName=table,
-        Item={"pk": {"S": "counter#2026-03-02#00"}, "sk": {"S": "payment.settled"}, "count": {"N": "9"}},
-    )
     for index, status in enumerate(["SETTLED", "SETTLED", "DECLINED"]):
         dynamodb.put_item(
             TableName=table, Item={"pk": {"S": f"t{index}"}, "sk": {"S": "x"}, "status": {"S": status}}
         )
 
-    assert audit_counters(dynamodb, table, "2026-03-01", shards=16) == {"payment.settled": 6}
+    assert audit_counters(dynamodb, table, "2026-03-01") == {"payment.received": 7, "payment.settled": 6}
     statuses = counts_by_status(dynamodb, table)
     assert statuses["SETTLED"] == 2 and statuses["DECLINED"] == 1
     dynamodb.delete_table(TableName=table)
 
 
-def test_counters_over_sum_every_shard_of_the_days_asked_for(aws):
+def test_counters_over_sum_the_days_asked_for(aws):
     dynamodb = aws("dynamodb")
     table = _audit_table(dynamodb)
     written = {
-        ("2026-03-01", 0, "payment.settled"): 2,
-        ("2026-03-01", 15, "payment.settled"): 3,
-        ("2026-03-02", 3, "payment.failed"): 1,
-        ("2026-03-03", 1, "payment.settled"): 70,  # a day not asked for
+        ("2026-03-01", "payment.settled"): 5,
+        ("2026-03-02", "payment.failed"): 1,
+        ("2026-03-03", "payment.settled"): 70,  # a day not asked for
     }
-    for (day, shard, action), count in written.items():
+    for (day, action), count in written.items():
         dynamodb.put_item(
             TableName=table,
-            Item={"pk": {"S": f"counter#{day}#{shard:02d}"}, "sk": {"S": action}, "count": {"N": str(count)}},
+            Item={"pk": {"S": f"counter#{day}"}, "sk": {"S": action}, "count": {"N": str(count)}},
         )
 
-    totals = counters_over(dynamodb, table, {"2026-03-01", "2026-03-02"}, 16)
+    totals = counters_over(dynamodb, table, {"2026-03-01", "2026-03-02"})
 
     assert totals == {"payment.settled": 5, "payment.failed": 1}
 
