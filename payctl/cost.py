@@ -178,14 +178,18 @@ def cost_payments(count: int, run: str) -> list[dict[str, Any]]:
 
 
 def _drain(local: Any) -> None:
-    """Run the event sources until every queue and stream is empty (bounded)."""
+    """Run the event sources until every queue and stream is empty (bounded).
+
+    The queue is drained first, then the audit stream: the stream's event source gathers for its
+    batching window (10 s), which at volume holds far more rows than one queue batch makes.
+    """
     stack = local.stack
-    for _ in range(100_000):
+    for _ in range(1000):
         moved = 0
         for function_id, sources in stack.event_sources.items():
-            for source in sources:
-                if getattr(source, "queue_url", None):
-                    moved += stack.poll_once(function_id).received
+            for _source in sources:
+                while (received := stack.poll_once(function_id).received) > 0:
+                    moved += received
         for poller in stack.stream_pollers():
             moved += poller.poll_once().invoked
         if moved == 0:

@@ -15,7 +15,8 @@ the invocation succeeded. A failed batch is read again next time, which is what
 ``MaximumRetryAttempts: -1`` asks for. With ``TumblingWindowInSeconds`` the event carries what
 Lambda adds for a window: ``shardId``, ``eventSourceARN``, ``window``, ``state`` and the flags.
 The windows' state and final invokes are not modelled: the functions here keep their state in
-tables.
+tables. ``MaximumBatchingWindowInSeconds`` is not waited for either: a poll takes what the shard
+holds, so the local counters follow the rows within a poll.
 """
 
 from __future__ import annotations
