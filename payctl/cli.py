@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
@@ -24,6 +24,7 @@ from rich.table import Table
 
 from payctl.api import ApiUnreachable
 from payctl.connection import MissingOutput
+from payctl.local.persistence import DEFAULT_STATE_DIR, IncompatibleState
 from payctl.local.state import DEFAULT_STATE_FILE, NoRunningStack, remove_state, write_state
 from payctl.options import (
     CommandError,
@@ -37,6 +38,9 @@ from payctl.options import (
     errors,
     target,
 )
+
+if TYPE_CHECKING:
+    from payctl.local.stack import LocalStack
 
 EXAMPLE_PAYMENT = {
     "merchant_id": "m_123",
@@ -119,6 +123,14 @@ def local_up(
     template: Annotated[Path, typer.Option(help="The SAM template to deploy.")] = Path("template.yaml"),
     no_speedups: Annotated[bool, typer.Option(help="Run moto without the runtime's caches.")] = False,
     state_file: StateFile = DEFAULT_STATE_FILE,
+    state_dir: Annotated[
+        Path,
+        typer.Option(help="Where the stack's data (tables, queues, archive, API keys) survives restarts."),
+    ] = DEFAULT_STATE_DIR,
+    ephemeral: Annotated[bool, typer.Option(help="Keep no data: everything is lost on stop.")] = False,
+    save_interval: Annotated[
+        float, typer.Option(help="Seconds between saves of the data (and on stop).")
+    ] = 30.0,
 ) -> None:
     """Start the stack and serve it until Ctrl-C."""
     from payctl.local.api_gateway import PortInUse
@@ -128,14 +140,21 @@ def local_up(
     parameters = _parse_params([*(params or []), *(overrides or [])])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     local = LocalStack(
-        template, parameters, host=host, api_port=api_port, moto_port=moto_port, speedups=not no_speedups
+        template,
+        parameters,
+        host=host,
+        api_port=api_port,
+        moto_port=moto_port,
+        speedups=not no_speedups,
+        state_dir=None if ephemeral else state_dir,
+        save_interval=save_interval,
     )
     with console.status("Deploying template.yaml into moto..."):
         try:
             local.start()
         except PortInUse as exc:
             raise CommandError(f"{exc.strerror}; pick another with --api-port / --moto-port") from exc
-        except (ValueError, DeployFailed) as exc:
+        except (ValueError, DeployFailed, IncompatibleState) as exc:
             raise CommandError(f"the stack did not start: {exc}") from exc
     stopping = threading.Event()
 
@@ -156,7 +175,8 @@ def local_up(
                 f"[bold]AWS endpoint[/]   {local.moto_endpoint}  (region {local.region})\n"
                 f"[bold]Swagger UI[/]     {base}/docs\n"
                 f"[bold]Dashboard[/]      {base}/dashboard/\n"
-                f"[bold]State file[/]     {written}",
+                f"[bold]State file[/]     {written}\n"
+                f"[bold]Data[/]           {_data_line(local)}",
                 title="payments stack running locally",
             )
         )
@@ -181,6 +201,14 @@ def local_up(
             signal.signal(sig, handler)
         remove_state(state_file)
         local.stop()
+
+
+def _data_line(local: LocalStack) -> str:
+    if local.ephemeral:
+        return "[bold red]ephemeral[/]: tables, queues, the archive and the API keys are lost on stop"
+    restored = f"restored {local.restored.summary()}" if local.restored else "a new state"
+    every = f"{local.config.save_interval:g} s"
+    return f"kept in {local.config.state_dir} ({restored}; saved on stop and every {every})"
 
 
 # ---------------------------------------------------------------------------------------------- status

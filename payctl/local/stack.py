@@ -30,16 +30,28 @@ from payctl.local.api_gateway import (
     port_in_use_as,
 )
 from payctl.local.api_keys import ApiGatewayKeyStore
+from payctl.local.persistence import (
+    PeriodicSaver,
+    Snapshot,
+    StateDirectory,
+    capture,
+    keys_keep_their_identity,
+    restore,
+)
 from payctl.local.pollers import PollerGroup, SqsPoller, StreamPollerLoop
 from payctl.local.routes import ApiDefinition, Route, RouteMatch, api_definitions
 from payctl.local.template import parameter_values
 from payctl.runtime import Stack, deploy, moto_session
+from payctl.runtime import _state as runtime_state
+from payctl.runtime.lambda_environments import DEFAULT_ACCOUNT_CONCURRENCY
+from payctl.runtime.session import LambdaMode
 from payctl.runtime.template import load_template
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_PORT = 3000
 DEFAULT_MOTO_PORT = 5000
+DEFAULT_SAVE_INTERVAL = 30.0
 LOCALHOST = "127.0.0.1"
 
 
@@ -48,6 +60,9 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
     if port == 0:
         return
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe, port_in_use_as(what, host, port):
+        # As the servers themselves do: a port whose last connections are still in TIME_WAIT after
+        # a stop is free to listen on again.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
 
 
@@ -103,6 +118,11 @@ class LocalStackConfig:
     pollers: bool = True
     serve_moto: bool = True
     failed_visibility_seconds: int | None = None
+    lambda_mode: LambdaMode = "process"
+    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY
+    # None: ephemeral, nothing outlives the process.
+    state_dir: Path | None = None
+    save_interval: float = DEFAULT_SAVE_INTERVAL
 
 
 class LocalStack:
@@ -120,6 +140,10 @@ class LocalStack:
         pollers: bool = True,
         serve_moto: bool = True,
         failed_visibility_seconds: int | None = None,
+        lambda_mode: LambdaMode = "process",
+        account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY,
+        state_dir: str | Path | None = None,
+        save_interval: float = DEFAULT_SAVE_INTERVAL,
     ) -> None:
         """``failed_visibility_seconds``: see :class:`payctl.local.pollers.SqsPoller` (local only)."""
         self.config = LocalStackConfig(
@@ -132,6 +156,10 @@ class LocalStack:
             pollers=pollers,
             serve_moto=serve_moto,
             failed_visibility_seconds=failed_visibility_seconds,
+            lambda_mode=lambda_mode,
+            account_concurrency=account_concurrency,
+            state_dir=Path(state_dir) if state_dir is not None else None,
+            save_interval=save_interval,
         )
         self._exit = ExitStack()
         self._stack: Stack | None = None
@@ -142,6 +170,7 @@ class LocalStack:
         self.keys: ApiGatewayKeyStore | None = None
         self._openapi_spec: str | None = None
         self._openapi_lock = threading.Lock()
+        self.restored: Snapshot | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -156,8 +185,14 @@ class LocalStack:
         sam_template = load_template(config.template)
         parameters = parameter_values(sam_template, config.parameters)
         try:
-            self._exit.enter_context(moto_session(speedups=config.speedups))
-            self._stack = deploy(config.template, config.parameters)
+            self._exit.enter_context(
+                moto_session(
+                    speedups=config.speedups,
+                    lambda_mode=config.lambda_mode,
+                    account_concurrency=config.account_concurrency,
+                )
+            )
+            self._deploy()
             if config.serve_moto:
                 self._start_moto_server()
             self._start_api(sam_template, parameters)
@@ -167,6 +202,37 @@ class LocalStack:
             self.stop()
             raise
         return self
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.config.state_dir is None
+
+    def _deploy(self) -> None:
+        """Deploy the template; with a state directory, restore its data and keep saving it."""
+        config = self.config
+        if config.state_dir is None:
+            self._stack = deploy(config.template, config.parameters)
+            return
+        state = runtime_state.current()
+        directory = StateDirectory(config.state_dir)
+        identity = {"account_id": state.account_id, "region": state.region}
+        snapshot = directory.load(identity)
+        with keys_keep_their_identity(snapshot, state.account_id, state.region):
+            self._stack = deploy(config.template, config.parameters)
+        if snapshot is not None:
+            restore(snapshot, state.account_id, state.region)
+            self.restored = snapshot
+            logger.info("restored the local stack's state from %s: %s", directory.path, snapshot.summary())
+
+        def save() -> None:
+            directory.save(capture(state.account_id, state.region, identity))
+
+        # Registered before the servers and pollers, so it runs after they stopped: the last save
+        # sees every batch they finished.
+        self._exit.callback(save)
+        saver = PeriodicSaver(save, config.save_interval)
+        saver.start()
+        self._exit.callback(saver.stop)
 
     def _start_moto_server(self) -> None:
         # Every request would otherwise print a werkzeug access-log line.

@@ -10,7 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from payctl.runtime.lambda_environments import ExecutionEnvironments
 
 
 class RuntimeNotActive(RuntimeError):
@@ -138,6 +141,8 @@ class LocalFunction:
     name: str
     code_dir: Path
     _handler_callable: Any = field(default=None, repr=False)
+    # Inline, a function is one execution environment: one invocation at a time.
+    invocation_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 @dataclass
@@ -150,6 +155,8 @@ class RuntimeState:
     layer_dirs: dict[str, Path] = field(default_factory=dict)
     functions: dict[str, LocalFunction] = field(default_factory=dict)
     function_envs: FunctionEnvironments | None = None
+    # Execution environments (one process each); None runs handlers inline, in this process.
+    environments: ExecutionEnvironments | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
     extras: dict[str, Any] = field(default_factory=dict)
 

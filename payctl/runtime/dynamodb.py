@@ -2,10 +2,8 @@
 
 Gaps (moto 5.2.5):
 
-- The backend is not thread-safe. Scans and queries iterate the live item dict while other
-  threads write, which fails with ``RuntimeError: dictionary changed size during iteration``; the
-  workflow then sees a failed step. One lock around each request makes every request atomic, as
-  in DynamoDB; requests take milliseconds in moto, so the lock costs little.
+- The backend is not thread-safe; shim 17 (``locking.py``) makes every request atomic, and the
+  transaction below runs under that same lock.
 - ``transact_write_items`` deep-copies every table it touches before writing, to restore it if a
   condition fails. That is O(table size) per transaction: the audit writer's row-plus-counter
   transaction slows down with every row ever written (0.5 payments/s after a few hundred), and a
@@ -35,14 +33,12 @@ import copy
 import functools
 import inspect
 import pickle
-import threading
 from typing import Any
 
 from payctl.runtime._patching import Patcher
+from payctl.runtime.locking import MOTO_LOCK
 
 GAP = "moto DynamoDB is not thread-safe and transact_write_items copies whole tables"
-
-LOCK = threading.RLock()
 
 _OPERATIONS = frozenset({"ConditionCheck", "Put", "Delete", "Update"})
 
@@ -70,7 +66,7 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
-    with LOCK:
+    with MOTO_LOCK:
         planned: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
         seen: set[tuple[str, str]] = set()
         for item in transact_items:
@@ -149,7 +145,7 @@ def _query_from_candidates(original: Any) -> Any:
     @functools.wraps(original)
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         arguments = signature.bind(self, *args, **kwargs).arguments
-        with LOCK:
+        with MOTO_LOCK:
             if arguments.get("index_name"):
                 candidates = _unsorted_items(self)
             else:
@@ -196,17 +192,7 @@ def cached_update_expression_parser(original_make: Any) -> Any:
 
 def install(patcher: Patcher) -> None:
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.responses import DynamoHandler
 
-    def serialised(original: Any) -> Any:
-        @functools.wraps(original)
-        def call_action(self: Any) -> Any:
-            with LOCK:
-                return original(self)
-
-        return call_action
-
-    patcher.wrap(DynamoHandler, "call_action", serialised, gap=GAP)
     patcher.setattr(DynamoDBBackend, "transact_write_items", transact_write_items, gap=GAP)
 
 

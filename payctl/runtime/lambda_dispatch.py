@@ -1,12 +1,21 @@
-"""Shim 3 — Lambda ``Invoke`` runs the real handler in-process.
+"""Shim 3 — Lambda ``Invoke`` runs the real handler.
 
 Gap (moto 5.2.5): without Docker, ``LambdaSimpleBackend.invoke`` never runs code; it echoes the
 request body (or a canned string) back, even for a function that does not exist. This shim replaces
 it: the function must exist in moto (else ``ResourceNotFoundException``), its handler is imported
-from the directory its template ``CodeUri`` named (with its layers' directories importable), its
-configured environment is applied to the shared process, and a handler exception becomes a
-``FunctionError: Unhandled`` response with Lambda's ``{errorMessage, errorType, stackTrace}``
-payload, so a state machine sees the exception class name as the error name.
+from the directory its template ``CodeUri`` named (with its layers' directories importable), and a
+handler exception becomes a ``FunctionError: Unhandled`` response with Lambda's ``{errorMessage,
+errorType, stackTrace}`` payload, so a state machine sees the exception class name as the error name.
+
+Where the handler runs is the session's choice:
+
+- ``"process"`` (the local stack's default): in execution environments, one process each, as Lambda
+  runs them (``lambda_environments.py``): isolated module state and environment, cold starts,
+  enforced ``Timeout`` and ``MemorySize``, throttling beyond the function's concurrency.
+- ``"inline"`` (for tests that observe a handler from inside the process): in this process, one
+  invocation per function at a time, so two invocations of a function never share module state
+  concurrently; every function's configured environment is applied to the shared process, so
+  functions must agree on the value of a variable they share.
 """
 
 from __future__ import annotations
@@ -15,20 +24,22 @@ import importlib
 import json
 import logging
 import os
-import re
 import sys
 import threading
-import time
-import traceback
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from payctl.runtime import _state, faults
 from payctl.runtime._patching import Patcher
+from payctl.runtime.lambda_environments import FunctionSpec, Throttled
+from payctl.runtime.lambda_payloads import (
+    LambdaContext,
+    context_fields,
+    dumps_like_lambda,
+    exception_payload,
+    lambda_error_payload,
+)
 
 GAP = "moto LambdaSimpleBackend.invoke echoes its input"
 
@@ -43,75 +54,11 @@ class HandlerSourceMismatch(RuntimeError):
     """The handler module imported from somewhere other than the function's code directory."""
 
 
-@dataclass
-class CognitoIdentity:
-    cognito_identity_id: str | None = None
-    cognito_identity_pool_id: str | None = None
-
-
-@dataclass
-class LambdaContext:
-    """The attributes and methods of the Python runtime's context object."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: str
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    deadline_ms: int
-    identity: CognitoIdentity = field(default_factory=CognitoIdentity)
-    client_context: Any = None
-    tenant_id: str | None = None
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self.deadline_ms - int(time.time() * 1000))
-
-
 def build_context(fn: Any, qualifier: str | None) -> LambdaContext:
-    today = time.strftime("%Y/%m/%d", time.gmtime())
     version = str(fn.version) if fn.version else "$LATEST"
     return LambdaContext(
-        function_name=fn.function_name,
-        function_version=version,
-        invoked_function_arn=fn.function_arn + (f":{qualifier}" if qualifier else ""),
-        # The Python runtime reads it from AWS_LAMBDA_FUNCTION_MEMORY_SIZE, so it is a string.
-        memory_limit_in_mb=str(fn.memory_size),
-        aws_request_id=str(uuid.uuid4()),
-        log_group_name=f"/aws/lambda/{fn.function_name}",
-        log_stream_name=f"{today}/[{version}]{uuid.uuid4().hex}",
-        deadline_ms=int(time.time() * 1000) + int(fn.timeout) * 1000,
+        **context_fields(fn.function_name, version, fn.function_arn, fn.memory_size, fn.timeout, qualifier)
     )
-
-
-def lambda_error_payload(error_type: str, message: str, request_id: str, stack: list[str]) -> bytes:
-    return json.dumps(
-        {"errorMessage": message, "errorType": error_type, "requestId": request_id, "stackTrace": stack},
-        ensure_ascii=False,
-    ).encode("utf-8")
-
-
-def exception_payload(exc: BaseException, request_id: str) -> bytes:
-    # Lambda's stackTrace starts at the handler; drop this module's own calling frame.
-    frames = traceback.extract_tb(exc.__traceback__)
-    stack = traceback.format_list([frame for frame in frames if frame.filename != __file__])
-    return lambda_error_payload(type(exc).__name__, str(exc), request_id, stack)
-
-
-def dumps_like_lambda(result: Any) -> bytes:
-    """Serialise a handler result as the Python runtime does: Decimals as exact JSON numbers."""
-    marker = uuid.uuid4().hex
-
-    def default(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return f"{marker}{value}{marker}"
-        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-    text = json.dumps(result, default=default, ensure_ascii=False)
-    if marker in text:
-        text = re.sub(f'"{marker}(.*?){marker}"', lambda match: match.group(1), text)
-    return text.encode("utf-8")
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -166,56 +113,105 @@ def _local_function(fn: Any) -> _state.LocalFunction:
     return local
 
 
-def run_handler(
-    fn: Any, qualifier: str | None, event: Any, injected: faults.LambdaFault | None = None
-) -> tuple[bytes, bool]:
-    """Run the real handler for moto function ``fn``. Returns (payload, errored).
+def run_handler(fn: Any, qualifier: str | None, event: Any) -> tuple[bytes, bool]:
+    """Run the real handler for moto function ``fn`` in this process. Returns (payload, errored).
 
-    ``injected`` is a fault the plan chose for this invocation (shim 4): an exception inside the
-    handler before it does anything. After the handler, the plan may turn a finished invocation
-    into a timeout or a lost response, and a simulated crash becomes ``Runtime.ExitError``.
+    A simulated crash (the fault plan's crash after an AWS call) becomes ``Runtime.ExitError``.
     """
     state = _state.current()
     local = _local_function(fn)
     # Registering the function and its layers' sources already made their directories importable.
+    _layer_dirs(state, fn)
+    assert state.function_envs is not None
+    with local.invocation_lock:
+        state.function_envs.claim(fn.function_name, fn.environment_vars)
+        context = build_context(fn, qualifier)
+        request_id = context.aws_request_id
+        try:
+            handler = _load_handler(local, fn.handler)
+        except (ImportError, SyntaxError) as exc:
+            logger.error("%s: cannot import handler %s: %s", fn.function_name, fn.handler, exc)
+            message = f"Unable to import module '{fn.handler.rpartition('.')[0]}': {exc}"
+            return lambda_error_payload("Runtime.ImportModuleError", message, request_id, []), True
+        except AttributeError as exc:
+            return lambda_error_payload("Runtime.HandlerNotFound", str(exc), request_id, []), True
+
+        try:
+            with faults.invocation(fn.function_name):
+                result = handler(event, context)
+        except faults.SimulatedCrash as crash:
+            return lambda_error_payload(faults.EXIT_ERROR, str(crash), request_id, []), True
+        except Exception as exc:
+            logger.info("%s raised %s: %s", fn.function_name, type(exc).__name__, exc, exc_info=True)
+            return exception_payload(exc, request_id, __file__), True
+        try:
+            return dumps_like_lambda(result), False
+        except (TypeError, ValueError) as exc:
+            message = f"Unable to marshal response: {exc}"
+            return lambda_error_payload("Runtime.MarshalError", message, request_id, []), True
+
+
+def _layer_dirs(state: _state.RuntimeState, fn: Any) -> tuple[Path, ...]:
+    dirs = []
     for layer in fn.layers or []:
         if layer["Arn"] not in state.layer_dirs:
             raise LocalCodeUnavailable(f"{fn.function_name}: layer {layer['Arn']} has no local source")
-    assert state.function_envs is not None
-    state.function_envs.claim(fn.function_name, fn.environment_vars)
+        dirs.append(state.layer_dirs[layer["Arn"]])
+    return tuple(dirs)
 
-    context = build_context(fn, qualifier)
-    request_id = context.aws_request_id
-    try:
-        handler = _load_handler(local, fn.handler)
-    except (ImportError, SyntaxError) as exc:
-        logger.error("%s: cannot import handler %s: %s", fn.function_name, fn.handler, exc)
-        message = f"Unable to import module '{fn.handler.rpartition('.')[0]}': {exc}"
-        return lambda_error_payload("Runtime.ImportModuleError", message, request_id, []), True
-    except AttributeError as exc:
-        return lambda_error_payload("Runtime.HandlerNotFound", str(exc), request_id, []), True
 
+def function_spec(state: _state.RuntimeState, fn: Any) -> FunctionSpec:
+    """What an execution environment of moto function ``fn`` is made from."""
+    assert state.environments is not None
+    reserved = fn.reserved_concurrency
+    return FunctionSpec(
+        name=fn.function_name,
+        arn=fn.function_arn,
+        version=str(fn.version) if fn.version else "$LATEST",
+        handler=fn.handler,
+        code_dir=_local_function(fn).code_dir,
+        layer_dirs=_layer_dirs(state, fn),
+        variables=tuple(sorted((str(k), str(v)) for k, v in (fn.environment_vars or {}).items())),
+        timeout=float(fn.timeout),
+        memory_mb=int(fn.memory_size),
+        concurrency=int(reserved) if reserved else state.environments.account_concurrency,
+        region=state.region,
+    )
+
+
+def run_invocation(
+    fn: Any, qualifier: str | None, body: bytes, event: Any, injected: faults.LambdaFault | None = None
+) -> tuple[bytes, bool]:
+    """Run one invocation where the session runs handlers: an execution environment, or inline.
+
+    ``injected`` is a fault the plan chose for this invocation (shim 4): an exception inside the
+    handler before it does anything. After the handler, the plan may turn a finished invocation
+    into a timeout or a lost response.
+    """
     if injected is not None and injected.kind is faults.Kind.HANDLER_ERROR:
+        request_id = build_context(fn, qualifier).aws_request_id
         return lambda_error_payload(injected.error, injected.message, request_id, []), True
-    try:
-        with faults.invocation(fn.function_name):
-            result = handler(event, context)
-    except faults.SimulatedCrash as crash:
-        return lambda_error_payload(faults.EXIT_ERROR, str(crash), request_id, []), True
-    except Exception as exc:
-        logger.info("%s raised %s: %s", fn.function_name, type(exc).__name__, exc, exc_info=True)
-        return exception_payload(exc, request_id), True
+    state = _state.current()
+    if state.environments is None:
+        payload, errored = run_handler(fn, qualifier, event)
+    else:
+        payload, errored = state.environments.invoke(function_spec(state, fn), body, qualifier)
     late = faults.plan().after_invoke(fn.function_name, faults.transaction_id_of_event(event))
     if late is not None and late.kind is faults.Kind.TIMEOUT:
+        request_id = build_context(fn, qualifier).aws_request_id
         message = f"{request_id} Task timed out after {int(fn.timeout)}.00 seconds"
         return lambda_error_payload(late.error, message, request_id, []), True
     if late is not None:
         raise faults.lambda_service_error(late)
-    try:
-        return dumps_like_lambda(result), False
-    except (TypeError, ValueError) as exc:
-        message = f"Unable to marshal response: {exc}"
-        return lambda_error_payload("Runtime.MarshalError", message, request_id, []), True
+    return payload, errored
+
+
+def _throttled(function_name: str) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    error = JsonRESTError("TooManyRequestsException", "Rate Exceeded.")
+    error.code = 429
+    return error
 
 
 def _dispatching_invoke(
@@ -229,6 +225,7 @@ def _dispatching_invoke(
     fn = self.get_function(function_name, qualifier)
     invocation_type = _header(headers, "x-amz-invocation-type") or "RequestResponse"
     event = _decode_event(body)
+    raw = body if isinstance(body, bytes) else str(body or "").encode("utf-8")
     injected = faults.plan().on_invoke(fn.function_name, faults.transaction_id_of_event(event))
     if injected is not None and injected.kind is faults.Kind.LAMBDA_SERVICE_ERROR:
         raise faults.lambda_service_error(injected)
@@ -238,12 +235,17 @@ def _dispatching_invoke(
         return b""
     if invocation_type == "Event":
         worker = threading.Thread(
-            target=run_handler, args=(fn, qualifier, event, injected), name=f"lambda-event-{fn.function_name}"
+            target=run_invocation,
+            args=(fn, qualifier, raw, event, injected),
+            name=f"lambda-event-{fn.function_name}",
         )
         worker.daemon = True
         worker.start()
         return b""
-    payload, errored = run_handler(fn, qualifier, event, injected)
+    try:
+        payload, errored = run_invocation(fn, qualifier, raw, event, injected)
+    except Throttled:
+        raise _throttled(fn.function_name) from None
     if errored:
         response_headers["x-amz-function-error"] = "Unhandled"
     response_headers["Content-Length"] = str(len(payload))

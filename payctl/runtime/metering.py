@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from payctl.runtime import dynamodb as dynamodb_shim
 from payctl.runtime._patching import Patcher
+from payctl.runtime.locking import MOTO_LOCK
 
 GAP = "moto keeps no record of requests, capacity or history events"
 
@@ -354,7 +354,7 @@ def _metered_call_action(original: Any) -> Any:
         ):
             return original(self)
         params = getattr(self, "params", None) or json.loads(self.body or "{}")
-        with dynamodb_shim.LOCK:
+        with MOTO_LOCK:
             backend = self.dynamodb_backend
             planned = []
             for table_name, kind, attributes in _planned_writes(params, operation):

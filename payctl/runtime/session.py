@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from payctl.runtime import (
     _state,
@@ -18,6 +18,7 @@ from payctl.runtime import (
     faults,
     lambda_dispatch,
     layers,
+    locking,
     metering,
     powertools,
     retry_waits,
@@ -27,6 +28,7 @@ from payctl.runtime import (
     sync_execution,
 )
 from payctl.runtime._patching import Patcher, require_tested_moto
+from payctl.runtime.lambda_environments import DEFAULT_ACCOUNT_CONCURRENCY, ExecutionEnvironments
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -42,6 +44,7 @@ MOTO_CONFIG: DefaultConfig = {
 
 # Shims in the order they are applied; each module's docstring names the gap it closes.
 SHIMS = (
+    locking,
     dynamodb,
     layers,
     faults,
@@ -55,6 +58,8 @@ SHIMS = (
     powertools,
     metering,
 )
+# Needed only where every function shares this process.
+_INLINE_ONLY_SHIMS = frozenset({powertools})
 
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -111,12 +116,23 @@ def set_retry_wait_scale(factor: float) -> None:
             state.extras["retry_waits_patcher"] = patcher
 
 
+LambdaMode = Literal["process", "inline"]
+
+
 @contextmanager
-def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iterator[_state.RuntimeState]:
+def moto_session(
+    *,
+    speedups: bool = True,
+    region: str = DEFAULT_REGION,
+    lambda_mode: LambdaMode = "inline",
+    account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY,
+) -> Iterator[_state.RuntimeState]:
     """Start in-process moto (executing Step Functions, Lambda without Docker) with every shim.
 
-    Everything is undone on exit: moto's patched internals, the environment variables, the import
-    finder and moto's data. Sessions do not nest.
+    ``lambda_mode`` says where handlers run (``lambda_dispatch``): ``"process"`` in execution
+    environments like Lambda's, ``"inline"`` in this process. Everything is undone on exit: moto's
+    patched internals, the environment variables, the import finder, the environments and moto's
+    data. Sessions do not nest.
     """
     from moto import mock_aws
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -129,6 +145,11 @@ def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iter
         env_scope=scope,
         import_roots=_state.ImportRoots(),
     )
+    if lambda_mode == "process":
+        state.environments = ExecutionEnvironments(
+            account_concurrency=account_concurrency,
+            base_environment={**_FAKE_CREDENTIALS, **_RUNTIME_ONLY_ENV},
+        )
     _state.activate(state)
     patcher = Patcher()
     mock = mock_aws(config=MOTO_CONFIG)
@@ -136,6 +157,8 @@ def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iter
     try:
         _isolate_environment(scope, region)
         for shim in SHIMS:
+            if shim in _INLINE_ONLY_SHIMS and state.environments is not None:
+                continue
             shim.install(patcher)
         mock.start()
         started = True
@@ -149,6 +172,10 @@ def moto_session(*, speedups: bool = True, region: str = DEFAULT_REGION) -> Iter
         for extra in ("speedups_patcher", "retry_waits_patcher"):
             if state.extras.get(extra) is not None:
                 state.extras[extra].undo_all()
+        if state.environments is not None:
+            state.environments.close()
+        if state.extras.get("speedups_patcher") is not None:
+            state.extras["speedups_patcher"].undo_all()
         patcher.undo_all()
         if started:
             mock.stop()

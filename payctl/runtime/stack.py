@@ -240,7 +240,9 @@ def deploy(
             state.artifacts[key] = artifact.local_dir
     parameters = {key: str(value) for key, value in (parameters or {}).items()}
     translated = translate(staged.template, parameters, state.region)
-    cold_start({artifact.local_dir for artifact in staged.artifacts.values()})
+    if state.environments is None:
+        # Execution environments import afresh anyway; inline handlers must forget the last deploy.
+        cold_start({artifact.local_dir for artifact in staged.artifacts.values()})
 
     _quiet_unsupported_resource_logs()
     with warnings.catch_warnings():
@@ -326,8 +328,9 @@ def _create_stack(
             timeout=int(config["Timeout"]),
             memory_size=int(config["MemorySize"]),
         )
-    assert state.function_envs is not None
-    state.function_envs.check_all(environments)
+    if state.environments is None:
+        assert state.function_envs is not None
+        state.function_envs.check_all(environments)
 
     sqs = boto3.client("sqs", region_name=state.region)
     event_sources = {
