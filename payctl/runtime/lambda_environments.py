@@ -184,6 +184,9 @@ class Environment:
         self.init_ms: float | None = None
         self.alive = True
         self.cpu_used = 0.0
+        # Until its first invocation, which reports its Init Duration.
+        self.fresh = True
+        self.log_stream = ""
 
     def send(self, message: Any) -> None:
         with self.send_lock:
@@ -240,9 +243,14 @@ class ExecutionEnvironments:
         self.base_environment = dict(base_environment or {})
         self.interceptor: Interceptor | None = None
         self._answer = answer or MotoAnswerer()
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._idle: dict[FunctionSpec, list[Environment]] = {}
         self._all: dict[FunctionSpec, set[Environment]] = {}
+        self._starting: dict[FunctionSpec, int] = {}
+        self._waiting: dict[FunctionSpec, int] = {}
+        self._in_flight: dict[FunctionSpec, int] = {}
+        self._init_failures: dict[FunctionSpec, list[bytes]] = {}
+        self._init_slots = threading.Semaphore(max(2, os.cpu_count() or 2))
         self.stats: dict[str, FunctionStats] = {}
         self._closed = False
         self._ended_cpu = 0.0
@@ -269,75 +277,131 @@ class ExecutionEnvironments:
             **dict(spec.variables),
         }
 
-    def _acquire(self, spec: FunctionSpec) -> tuple[Environment, bool]:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the local runtime's execution environments are shut down")
-            idle = self._idle.setdefault(spec, [])
-            if idle:
-                return idle.pop(), False
-            existing = self._all.setdefault(spec, set())
-            if len(existing) >= spec.concurrency:
-                self.stats.setdefault(spec.name, FunctionStats()).throttles += 1
-                raise Throttled(spec.name)
+    def _start(self, spec: FunctionSpec) -> None:
+        """Start and init one environment (in its own thread); it joins the idle ones when ready."""
+        stats = self.stats.setdefault(spec.name, FunctionStats())
+        with self._init_slots:
             stream = time.strftime("%Y/%m/%d", time.gmtime()) + f"/[{spec.version}]{os.urandom(16).hex()}"
             environment = Environment(spec, self._environment_variables(spec, stream))
-            environment.log_stream = stream  # type: ignore[attr-defined]
-            existing.add(environment)
-            return environment, True
+            environment.log_stream = stream
+            with self._cond:
+                self._all.setdefault(spec, set()).add(environment)
+            failure: bytes | None = None
+            try:
+                self._init(environment, stats)
+            except _InitFailed as failed:
+                failure = failed.payload
+            except _Ended as ended:
+                failure = runtime_error_payload(ended.error_type, f"init: {ended.detail}", "")
+        with self._cond:
+            self._starting[spec] -= 1
+            if failure is None and not self._closed:
+                self._idle.setdefault(spec, []).append(environment)
+            else:
+                self._all.get(spec, set()).discard(environment)
+                if failure is not None:
+                    self._init_failures.setdefault(spec, []).append(failure)
+            self._cond.notify_all()
+        if failure is not None or self._closed:
+            environment.kill()
+
+    def _acquire(self, spec: FunctionSpec) -> Environment:
+        """An idle environment of the function, waiting for one to be started if there is none.
+
+        An invocation that finds no idle environment starts one, as Lambda does, but it takes
+        whichever environment is free first: the new one once its init is done, or one that
+        finished another invocation meanwhile. Inits run at most a core's worth at a time, so a
+        burst of requests on a cold function is served in seconds instead of all its inits
+        sharing the CPU. (Lambda binds a request to the environment started for it; here, as
+        there, every environment runs one invocation at a time.)
+        """
+        deadline = time.monotonic() + INIT_GRACE_SECONDS + spec.timeout
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the local runtime's execution environments are shut down")
+            if self._in_flight.get(spec, 0) >= spec.concurrency:
+                self.stats.setdefault(spec.name, FunctionStats()).throttles += 1
+                raise Throttled(spec.name)
+            self._in_flight[spec] = self._in_flight.get(spec, 0) + 1
+            self._waiting[spec] = self._waiting.get(spec, 0) + 1
+            try:
+                while True:
+                    idle = self._idle.setdefault(spec, [])
+                    if idle:
+                        return idle.pop()
+                    failures = self._init_failures.get(spec)
+                    if failures:
+                        raise _InitFailed(failures.pop())
+                    starting = self._starting.get(spec, 0)
+                    total = len(self._all.get(spec, set())) + starting
+                    if starting < self._waiting[spec] and total < spec.concurrency:
+                        self._starting[spec] = starting + 1
+                        threading.Thread(
+                            target=self._start, args=(spec,), name=f"init-{spec.name}", daemon=True
+                        ).start()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise _Ended("Sandbox.Timedout", "no execution environment was ready in time")
+                    self._cond.wait(min(remaining, 1.0))
+            except BaseException:
+                self._in_flight[spec] -= 1
+                raise
+            finally:
+                self._waiting[spec] -= 1
 
     def _release(self, environment: Environment) -> None:
-        with self._lock:
+        spec = environment.spec
+        with self._cond:
+            self._in_flight[spec] -= 1
             if environment.alive and not self._closed:
-                self._idle.setdefault(environment.spec, []).append(environment)
+                self._idle.setdefault(spec, []).append(environment)
+                self._cond.notify_all()
                 return
-            self._all.get(environment.spec, set()).discard(environment)
-            if environment in self._idle.get(environment.spec, []):
-                self._idle[environment.spec].remove(environment)
+            self._all.get(spec, set()).discard(environment)
         if environment.alive:
             environment.close()
-        with self._lock:
+        with self._cond:
             self._ended_cpu += environment.cpu_used
 
     def close(self) -> None:
-        with self._lock:
+        with self._cond:
             self._closed = True
             environments = [env for group in self._all.values() for env in group]
             self._idle.clear()
             self._all.clear()
+            self._cond.notify_all()
         for environment in environments:
             environment.close()
 
     def cpu_seconds(self) -> float:
         """CPU time every environment has used, the ended ones included (for benchmarks)."""
-        with self._lock:
+        with self._cond:
             live = [env for group in self._all.values() for env in group]
             ended = self._ended_cpu
         return ended + sum(env.cpu_seconds() for env in live)
 
     def environment_count(self, function_name: str | None = None) -> int:
-        with self._lock:
+        with self._cond:
             return sum(len(group) for spec, group in self._all.items() if function_name in (None, spec.name))
 
     # ------------------------------------------------------------------ invoking
 
     def invoke(self, spec: FunctionSpec, body: bytes, qualifier: str | None = None) -> tuple[bytes, bool]:
         """Run one invocation; returns (payload, errored) like Lambda's ``Invoke``. Raises Throttled."""
-        environment, cold = self._acquire(spec)
-        fields = context_fields(
-            spec.name,
-            spec.version,
-            spec.arn,
-            spec.memory_mb,
-            spec.timeout,
-            qualifier,
-            getattr(environment, "log_stream", None),
-        )
-        request_id = fields["aws_request_id"]
         stats = self.stats.setdefault(spec.name, FunctionStats())
         try:
-            if cold:
-                self._init(environment, request_id, stats)
+            environment = self._acquire(spec)
+        except _InitFailed as failed:
+            return failed.payload, True
+        except _Ended as ended:
+            stats.timeouts += 1
+            return runtime_error_payload(ended.error_type, ended.detail, ""), True
+        cold, environment.fresh = environment.fresh, False
+        fields = context_fields(
+            spec.name, spec.version, spec.arn, spec.memory_mb, spec.timeout, qualifier, environment.log_stream
+        )
+        request_id = fields["aws_request_id"]
+        try:
             started = time.perf_counter()
             environment.send(("invoke", request_id, body, fields))
             deadline = time.monotonic() + spec.timeout
@@ -363,13 +427,10 @@ class ExecutionEnvironments:
                 stats.exits += 1
             logger.warning("%s environment %s ended: %s", spec.name, environment.number, ended.detail)
             return runtime_error_payload(ended.error_type, ended.detail, request_id), True
-        except _InitFailed as failed:
-            environment.kill()
-            return failed.payload, True
         finally:
             self._release(environment)
 
-    def _init(self, environment: Environment, request_id: str, stats: FunctionStats) -> None:
+    def _init(self, environment: Environment, stats: FunctionStats) -> None:
         deadline = time.monotonic() + INIT_GRACE_SECONDS + environment.spec.timeout
         message = self._serve(environment, ("ready", "init_error"), deadline)
         if message[0] == "init_error":

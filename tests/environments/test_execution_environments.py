@@ -45,18 +45,28 @@ def test_a_warm_environment_keeps_its_module_state_between_invocations(probe_sta
     assert second["invocations"] == first["invocations"] + 1
 
 
-def test_concurrent_invocations_never_share_an_environment(probe_stack: Stack, lambda_client):
+def test_concurrent_invocations_never_share_an_environment(
+    probe_stack: Stack, lambda_client, process_runtime
+):
     name = probe_stack.functions["RedProbeFunction"].name
-    start = threading.Barrier(4)
+    start = threading.Barrier(6)
 
     def run(_: int) -> dict[str, Any]:
         start.wait()
         return invoke(lambda_client, name, {"action": "sleep", "seconds": 0.5})[0]
 
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(run, range(4)))
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(run, range(6)))
 
-    assert len({result["pid"] for result in results}) == 4
+    for one in results:
+        for other in results:
+            overlap = one is not other and one["started"] < other["ended"] and other["started"] < one["ended"]
+            assert not (overlap and one["pid"] == other["pid"]), (one, other)
+    # The burst started new environments; they stay, warm, for the next invocations.
+    deadline = time.monotonic() + 60
+    while process_runtime.environments.environment_count(name) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert process_runtime.environments.environment_count(name) >= 2
 
 
 def test_beyond_its_reserved_concurrency_a_function_is_throttled(probe_stack: Stack, process_runtime):
