@@ -78,6 +78,9 @@ class Throttled(Exception):
 
 
 class Interceptor(Protocol):
+    def transaction_id(self, meta: Mapping[str, Any], url: str, body: bytes) -> str | None:
+        """The payment a relayed call is about, if any."""
+
     def before_call(self, function_name: str, meta: Mapping[str, Any]) -> Answer | None:
         """An answer to send instead of moto's (an injected dependency error), or None."""
 
@@ -498,6 +501,7 @@ class ExecutionEnvironments:
         self, environment: Environment, method: str, url: str, headers: Headers, body: bytes, meta: Any
     ) -> Answer:
         if self.interceptor is not None:
+            meta["transaction_id"] = self.interceptor.transaction_id(meta, url, body)
             injected = self.interceptor.before_call(environment.spec.name, meta)
             if injected is not None:
                 return injected

@@ -20,7 +20,6 @@ import importlib
 import io
 import itertools
 import queue
-import re
 import sys
 import threading
 from multiprocessing.connection import Connection
@@ -34,8 +33,6 @@ from payctl.runtime.lambda_payloads import (
     exception_payload,
     lambda_error_payload,
 )
-
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class HandlerSourceMismatch(ImportError):
@@ -98,12 +95,6 @@ class _RawBody(io.BytesIO):
             contents = self.read()
 
 
-def transaction_id_in(value: Any) -> str | None:
-    """The payment a call is about, for the runtime's per-payment faults: the first uuid in its params."""
-    found = _UUID.search(repr(value)) if value is not None else None
-    return found.group(0) if found else None
-
-
 class Relay:
     """botocore handlers that send each prepared request to the runtime instead of the network."""
 
@@ -111,15 +102,15 @@ class Relay:
         self._channel = channel
         self._call = threading.local()
 
-    def remember(self, params: Any, model: Any, **_: Any) -> None:
-        self._call.current = (model.name, params)
+    def remember(self, model: Any, **_: Any) -> None:
+        self._call.current = (model.service_model.service_name, model.name)
 
     def send(self, request: Any, event_name: str, **_: Any) -> Any:
         from botocore.awsrequest import AWSResponse
         from botocore.compat import HTTPHeaders
 
         parts = event_name.split(".")
-        operation, params = getattr(self._call, "current", (parts[-1], None))
+        service, operation = getattr(self._call, "current", (parts[1], parts[-1]))
         body = request.body
         if hasattr(body, "read"):
             # botocore rewinds a body itself before a retry (``reset_stream``); aws-chunked
@@ -127,7 +118,7 @@ class Relay:
             body = body.read()
         if isinstance(body, str):
             body = body.encode("utf-8")
-        meta = {"service": parts[1], "operation": operation, "transaction_id": transaction_id_in(params)}
+        meta = {"service": service, "operation": operation}
         headers = [
             (str(key), value.decode() if isinstance(value, bytes) else str(value))
             for key, value in request.headers.items()

@@ -29,6 +29,7 @@ from payctl.runtime import (
 )
 from payctl.runtime._patching import Patcher, require_tested_moto
 from payctl.runtime.lambda_environments import DEFAULT_ACCOUNT_CONCURRENCY, ExecutionEnvironments
+from payctl.runtime.relay_faults import PlanInterceptor
 
 if TYPE_CHECKING:
     from moto.core.config import DefaultConfig
@@ -150,6 +151,8 @@ def moto_session(
             account_concurrency=account_concurrency,
             base_environment={**_FAKE_CREDENTIALS, **_RUNTIME_ONLY_ENV},
         )
+        # The fault plan decides on the calls handlers relay from their environments.
+        state.environments.interceptor = PlanInterceptor()
     _state.activate(state)
     patcher = Patcher()
     mock = mock_aws(config=MOTO_CONFIG)

@@ -13,8 +13,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from payctl.runtime import LambdaFunctionError, Stack
+from payctl.runtime import LambdaFunctionError, Stack, faults
 from payctl.runtime._state import RuntimeState
+from payctl.runtime.faults import FaultPlan, Kind, Rule
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1}, read_timeout=60)
 
@@ -156,3 +157,76 @@ def test_cold_starts_are_measured_per_function(probe_stack: Stack, process_runti
     assert stats.cold_starts >= 1
     assert all(init > 0 for init in stats.init_ms)
     assert stats.invocations >= 1
+
+
+@pytest.fixture
+def fault_plan():
+    installed = faults.use(FaultPlan(seed=11))
+    yield installed
+    faults.reset()
+
+
+def test_a_crash_after_a_relayed_call_keeps_its_effect_and_ends_the_environment(
+    probe_stack: Stack, process_runtime: RuntimeState, fault_plan: FaultPlan
+):
+    sqs = boto3.client("sqs", region_name=process_runtime.region)
+    url = probe_stack.outputs["ProbeQueueUrl"]
+    name = probe_stack.functions["RedProbeFunction"].name
+    fault_plan.add(
+        Rule(Kind.CRASH_AFTER_CALL, function=name, service="sqs", operation="SendMessage", count=1)
+    )
+
+    with pytest.raises(LambdaFunctionError) as crashed:
+        probe_stack.invoke("RedProbeFunction", {"action": "send", "body": "sent, then died"})
+
+    assert crashed.value.error_type == "Runtime.ExitError"
+    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    assert [message["Body"] for message in messages] == ["sent, then died"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+
+
+def test_a_dependency_error_on_a_relayed_call_is_retried_by_the_sdk_as_against_aws(
+    probe_stack: Stack, process_runtime: RuntimeState, fault_plan: FaultPlan
+):
+    sqs = boto3.client("sqs", region_name=process_runtime.region)
+    url = probe_stack.outputs["ProbeQueueUrl"]
+    name = probe_stack.functions["RedProbeFunction"].name
+    fault_plan.add(
+        Rule(
+            Kind.DEPENDENCY_ERROR,
+            function=name,
+            service="sqs",
+            operation="SendMessage",
+            error="InternalError",
+            count=1,
+        )
+    )
+
+    probe_stack.invoke("RedProbeFunction", {"action": "send", "body": "after one 500"})
+
+    assert [fired.error for fired in fault_plan.fired] == ["InternalError"]
+    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)["Messages"]
+    assert [message["Body"] for message in messages] == ["after one 500"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+
+
+def test_a_dependency_error_that_outlasts_the_sdk_retries_reaches_the_handler(
+    probe_stack: Stack, fault_plan: FaultPlan
+):
+    name = probe_stack.functions["RedProbeFunction"].name
+    fault_plan.add(
+        Rule(
+            Kind.DEPENDENCY_ERROR,
+            function=name,
+            service="sqs",
+            operation="SendMessage",
+            error="InternalError",
+            rate=1.0,
+        )
+    )
+
+    with pytest.raises(LambdaFunctionError) as failed:
+        probe_stack.invoke("RedProbeFunction", {"action": "send", "body": "never sent"})
+
+    assert failed.value.error_type == "ClientError"
+    assert "InternalError" in failed.value.error_message
