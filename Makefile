@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 REQUIREMENTS := requirements/dev.txt shared/requirements.txt pyproject.toml
 
-.PHONY: help venv browser demo test lint build deploy bench-local bench-coldstart cost chaos local-up clean
+.PHONY: help venv browser demo test lint build deploy bench-local bench-coldstart cost chaos load local-up clean
 
 help:
 	@echo "make demo         run the whole pipeline locally on the sample batch and show the outcome"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench-coldstart  each function's import + init time against a bare import boto3"
 	@echo "make cost         price a local run's counted requests: \$$ per 1M payments by service"
 	@echo "make chaos        2,000 payments under a seeded fault plan, then a conservation check (SEED=n N=n)"
+	@echo "make load         4 concurrent submitters x 1,000 payments while the pollers drain; none lost"
 	@echo "make local-up     serve the local stack until Ctrl-C"
 
 $(STAMP): $(REQUIREMENTS)
@@ -68,6 +69,11 @@ SEED ?= 1
 N ?= 2000
 chaos: $(STAMP)
 	$(PY) -m payctl.chaos --seed $(SEED) --payments $(N)
+
+# Four submitters send 1,000 payments each while the pollers drain; every accepted one must end
+# terminal. (`make test` runs the same test with 150 each.)
+load: $(STAMP)
+	PAYCTL_LOAD_PER_SUBMITTER=$${PER_SUBMITTER:-1000} $(PY) -m pytest -q tests/e2e/test_e2e_concurrency.py
 
 local-up: $(STAMP)
 	$(PY) -m payctl local up

@@ -50,6 +50,7 @@ from payctl.operator.queues import queue_depth
 from payctl.operator.status import COUNTER_PREFIX
 from payctl.runtime import faults, set_retry_wait_scale
 from payctl.runtime.faults import FaultPlan, Kind, Rule
+from payctl.runtime.session import LambdaMode
 from payctl.submitter.send import submit_payments
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -431,7 +432,13 @@ def count_audit_stream(stack: Any, deadline: float) -> float:
 
 
 def run(
-    seed: int, count: int, rate: float, timeout: float, console: Console, retry_wait_scale: float = 1.0
+    seed: int,
+    count: int,
+    rate: float,
+    timeout: float,
+    console: Console,
+    retry_wait_scale: float = 1.0,
+    lambda_mode: LambdaMode = "inline",
 ) -> ChaosResult:
     import boto3
 
@@ -448,6 +455,7 @@ def run(
         api_port=0,
         moto_port=0,
         failed_visibility_seconds=FAILED_VISIBILITY_SECONDS,
+        lambda_mode=lambda_mode,
     ) as local:
         set_retry_wait_scale(retry_wait_scale)
         stack = local.stack
@@ -579,6 +587,14 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_RETRY_WAIT_SCALE,
         help="multiply the state machine's retry waits by this (local only; 1 = the real waits)",
     )
+    parser.add_argument(
+        "--lambda-mode",
+        choices=["inline", "process"],
+        default="inline",
+        help="where handlers run: inline (the stack's process, the default: a crash is an exception "
+        "that ends the invocation) or process (Lambda execution environments: every crash kills one, "
+        "and the next invocation pays a cold start)",
+    )
     parser.add_argument("--report", type=Path, help="also write the result as JSON here")
     parser.add_argument("--lambda-log", type=Path, default=Path(".payctl") / "chaos-lambda.log")
     args = parser.parse_args(argv)
@@ -593,7 +609,9 @@ def main(argv: list[str] | None = None) -> int:
     # failed batch: both go to the log file, the report to the terminal.
     with args.lambda_log.open("w") as log, contextlib.redirect_stdout(log):
         logging.basicConfig(stream=log, level=logging.WARNING, force=True)
-        result = run(args.seed, args.payments, args.rate, timeout, console, args.retry_wait_scale)
+        result = run(
+            args.seed, args.payments, args.rate, timeout, console, args.retry_wait_scale, args.lambda_mode
+        )
     print_report(result, console)
     console.print(f"function logs: {args.lambda_log}")
     if args.report:

@@ -2,7 +2,7 @@
 
 Gaps (moto 5.2.5):
 
-- The backend is not thread-safe; shim 17 (``locking.py``) makes every request atomic, and the
+- The backend is not thread-safe; shim 18 (``locking.py``) makes every request atomic, and the
   transaction below runs under that same lock.
 - ``transact_write_items`` deep-copies every table it touches before writing, to restore it if a
   condition fails. That is O(table size) per transaction: the audit writer's row-plus-counter

@@ -163,6 +163,16 @@ class MotoAnswerer:
         return int(status), _headers(answer_headers), _body(answer_body)
 
 
+def _forward_log(stream: Any) -> None:
+    for line in iter(stream.readline, b""):
+        try:
+            sys.stdout.write(line.decode("utf-8", "replace"))
+            sys.stdout.flush()
+        except (OSError, ValueError):  # stdout closed under us (the stack is stopping)
+            return
+    stream.close()
+
+
 class Environment:
     """One worker process and the socket to it."""
 
@@ -178,8 +188,15 @@ class Environment:
             pass_fds=[child.fileno()],
             env=environment,
             close_fds=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         child.close()
+        # What the function prints is its log (CloudWatch Logs, in Lambda): forwarded line by line
+        # to this process's stdout, wherever that points now.
+        threading.Thread(
+            target=_forward_log, args=(self.process.stdout,), name=f"log-{spec.name}", daemon=True
+        ).start()
         self.conn = Connection(parent.detach())
         self.send_lock = threading.Lock()
         self.conn.send({"handler": spec.handler, "code_dir": str(spec.code_dir)})
@@ -277,6 +294,7 @@ class ExecutionEnvironments:
             "_HANDLER": spec.handler,
             "PYTHONPATH": python_path,
             "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
             **dict(spec.variables),
         }
 

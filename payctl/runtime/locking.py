@@ -1,4 +1,4 @@
-"""Shim 17 — one lock makes every moto request atomic, for every service the stack uses.
+"""Shim 18 — one lock makes every moto request atomic, for every service the stack uses.
 
 Gap (moto 5.2.5): no backend is safe under concurrent requests. DynamoDB scans iterate the live
 item dict while other threads write ("dictionary changed size during iteration"); SQS's

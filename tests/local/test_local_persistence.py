@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 
-from payctl.local.client import ApiClient
+from payctl.api import ApiClient
 from payctl.local.stack import LocalStack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
