@@ -24,6 +24,7 @@ from payctl.runtime import (
     retry_waits,
     speedups,
     sqs_event_sources,
+    sqs_redrive,
     state_machines,
     sync_execution,
 )
@@ -58,6 +59,7 @@ SHIMS = (
     api_gateway,
     powertools,
     metering,
+    sqs_redrive,
 )
 # Needed only where every function shares this process.
 _INLINE_ONLY_SHIMS = frozenset({powertools})

@@ -1,9 +1,13 @@
-"""Shim 8: messages move from a DLQ back to their source queue, whole, and only once sent."""
+"""Shim 8: messages move from a DLQ back to their source queue, whole, and only once sent;
+SQS's move-task API (start, list, cancel) works through boto3."""
 
 from __future__ import annotations
 
+import time
+
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from payctl.runtime.sqs_redrive import RedriveError, move_messages
 
@@ -76,3 +80,56 @@ def test_a_dlq_no_queue_redrives_to_needs_an_explicit_destination(moto_env):
 
     with pytest.raises(RedriveError, match="pass destination_arn"):
         move_messages(arn)
+
+
+def _task(sqs, dlq_arn, handle):
+    tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10)["Results"]
+    return next(task for task in tasks if task["TaskHandle"] == handle)
+
+
+def _until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return found
+
+
+def test_a_native_move_task_moves_every_message_whole_and_reports_its_counts(queues, sqs):
+    for n in range(3):
+        _dead_letter(sqs, queues, f'{{"n": {n}}}', transaction_id=f"t-{n}")
+
+    handle = sqs.start_message_move_task(SourceArn=queues.dlq_arn)["TaskHandle"]
+
+    done = _until(lambda: (t := _task(sqs, queues.dlq_arn, handle))["Status"] == "COMPLETED" and t)
+    assert (done["ApproximateNumberOfMessagesMoved"], done["ApproximateNumberOfMessagesToMove"]) == (3, 3)
+    moved = _receive_all(sqs, queues.url)
+    assert sorted(m["Body"] for m in moved) == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert {m["MessageAttributes"]["transaction_id"]["StringValue"] for m in moved} == {"t-0", "t-1", "t-2"}
+    assert _receive_all(sqs, queues.dlq_url) == []
+
+
+def test_a_rate_limited_task_can_be_cancelled_and_leaves_the_rest_in_the_dlq(queues, sqs):
+    for n in range(6):
+        _dead_letter(sqs, queues, f"m{n}")
+
+    handle = sqs.start_message_move_task(
+        SourceArn=queues.dlq_arn, DestinationArn=queues.arn, MaxNumberOfMessagesPerSecond=2
+    )["TaskHandle"]
+    with pytest.raises(ClientError, match="already running"):
+        sqs.start_message_move_task(SourceArn=queues.dlq_arn)
+    _until(lambda: _task(sqs, queues.dlq_arn, handle)["ApproximateNumberOfMessagesMoved"] >= 1)
+    sqs.cancel_message_move_task(TaskHandle=handle)
+
+    cancelled = _until(lambda: (t := _task(sqs, queues.dlq_arn, handle))["Status"] == "CANCELLED" and t)
+    moved = cancelled["ApproximateNumberOfMessagesMoved"]
+    assert 1 <= moved < 6 and cancelled["MaxNumberOfMessagesPerSecond"] == 2
+    assert len(_receive_all(sqs, queues.url)) == moved
+    assert len(_receive_all(sqs, queues.dlq_url)) == 6 - moved
+    with pytest.raises(ClientError, match="not RUNNING"):
+        sqs.cancel_message_move_task(TaskHandle=handle)
+
+
+def test_a_move_task_needs_a_dead_letter_queue_as_its_source(queues, sqs):
+    with pytest.raises(ClientError, match="not a dead-letter queue"):
+        sqs.start_message_move_task(SourceArn=queues.arn)
