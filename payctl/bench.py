@@ -92,6 +92,28 @@ def _cpu_seconds() -> float:
     return time.process_time() + (environments.cpu_seconds() if environments is not None else 0.0)
 
 
+def _function_times(local: Any) -> dict[str, dict[str, Any]]:
+    """Cold starts (init) and warm invocations per function, from the environments' REPORT lines."""
+    from payctl.runtime import _state
+
+    environments = _state.current().environments
+    if environments is None:
+        return {}
+    names = {info.name: logical_id for logical_id, info in local.stack.functions.items()}
+    times = {}
+    for name, stats in environments.stats.items():
+        if not stats.duration_ms:
+            continue
+        times[names.get(name, name)] = {
+            "cold_starts": stats.cold_starts,
+            "init_ms_p50": round(statistics.median(stats.init_ms), 1) if stats.init_ms else None,
+            "invocations": stats.invocations,
+            "duration_ms_p50": round(statistics.median(stats.duration_ms), 1),
+            "duration_ms_p95": round(percentile(stats.duration_ms, 0.95), 1),
+        }
+    return times
+
+
 def run_one(
     count: int, mode: str, timeout: float, parameters: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -142,6 +164,7 @@ def run_one(
             ended = timestamp(item["updated_at"]["S"])
             finished = max(finished, ended)
             latencies.append(ended - sent_at[item["transaction_id"]["S"]])
+        functions = _function_times(local)
     elapsed = finished - started
     return {
         "mode": mode,
@@ -154,6 +177,7 @@ def run_one(
         "cpu_ms_per_payment": round(1000 * cpu_seconds / count, 1),
         "cores_busy": round(cpu_seconds / (polled_until - started), 2),
         "statuses": statuses,
+        "functions": functions,
         "python": sys.version.split()[0],
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -229,7 +253,24 @@ def main(argv: list[str] | None = None) -> int:
         )
     console = Console()
     # Piped or captured output gets 80 columns by default, which would wrap every row.
-    (console if console.is_terminal else Console(width=130)).print(table)
+    out = console if console.is_terminal else Console(width=130)
+    out.print(table)
+    for r in results:
+        if not r.get("functions"):
+            continue
+        per_function = Table(title=f"Lambda execution environments ({r['mode']} run)")
+        for column in ("function", "cold starts", "init p50 ms", "invocations", "p50 ms", "p95 ms"):
+            per_function.add_column(column, justify="right")
+        for name, t in sorted(r["functions"].items()):
+            per_function.add_row(
+                name,
+                str(t["cold_starts"]),
+                str(t["init_ms_p50"]),
+                str(t["invocations"]),
+                str(t["duration_ms_p50"]),
+                str(t["duration_ms_p95"]),
+            )
+        out.print(per_function)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
