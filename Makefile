@@ -12,6 +12,7 @@ help:
 	@echo "make demo         run the whole pipeline locally on the sample batch and show the outcome"
 	@echo "make test         run the whole test suite (unit, integration, state machine, infrastructure, e2e)"
 	@echo "make lint         ruff, mypy and cfn-lint"
+	@echo "make fuzz         schemathesis against the local stack (every check, every route), then the card-data sweep"
 	@echo "make build        build the arm64 layer and functions into .aws-sam/build (what sam build does)"
 	@echo "make deploy       sam deploy (needs the SAM CLI and AWS credentials)"
 	@echo "make bench-local  measure local end-to-end throughput and latency"
@@ -48,6 +49,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy shared services payctl
 	$(VENV)/bin/cfn-lint template.yaml
+
+# The sweep uses the layer's card-data rules (shared/), which the venv does not install.
+fuzz: $(STAMP)
+	PYTHONPATH=shared $(PY) -m payctl.fuzz $(FUZZ_ARGS)
 
 build: $(STAMP)
 	$(PY) -m payctl.build

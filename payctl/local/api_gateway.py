@@ -21,6 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +40,7 @@ API_KEY_HEADER = "x-api-key"
 # API Gateway's hard limits for REST APIs.
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
 INTEGRATION_TIMEOUT_SECONDS = 29
+_DOCS_PATHS = frozenset({"/openapi.json", "/docs", "/docs/"})
 _PROXY_RESPONSE_KEYS = frozenset({"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"})
 
 
@@ -278,6 +280,10 @@ class ApiFront:
         # Functions run on these threads so a slow one can be abandoned after the integration
         # timeout, as API Gateway does; the function itself keeps running, as Lambda's would.
         self._pool = ThreadPoolExecutor(max_workers=64, thread_name_prefix="api-integration")
+        # Called with every request to the API and its response (the card-data sweep reads every
+        # body); not for the documentation pages, static text whose inlined Swagger UI bundle
+        # holds digit runs such as 9007199254740991.
+        self.observers: list[Callable[[HttpRequest, HttpResponse], None]] = []
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -292,17 +298,26 @@ class ApiFront:
         request_id = str(uuid.uuid4())
         response = self._handle(request, request_id)
         response.headers.append(("x-amzn-RequestId", request_id))
+        if urlsplit(request.raw_path).path not in _DOCS_PATHS:
+            for observe in self.observers:
+                observe(request, response)
         return response
 
     def _handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
         path = urlsplit(request.raw_path).path
-        docs = self._docs(request.method, path)
+        docs = self._docs(request.method, path, request_id)
         if docs is not None:
             return docs
         resource_path = self._strip_stage(path)
         try:
             matched = self.routes.match(request.method, resource_path)
-        except NoRoute:
+        except NoRoute as missing:
+            if missing.allowed:
+                # A known resource under a method it lacks. API Gateway would answer "Missing
+                # Authentication Token"; locally the answer is the truthful 405, with Allow.
+                response = self.local_error(405, "Method Not Allowed", request_id, request)
+                response.headers.append(("Allow", ", ".join(missing.allowed)))
+                return response
             return self._gateway("MISSING_AUTHENTICATION_TOKEN", request, request_id)
         if len(request.body) > MAX_PAYLOAD_BYTES:
             return self._gateway("REQUEST_TOO_LARGE", request, request_id)
@@ -364,19 +379,44 @@ class ApiFront:
 
     def bad_request(self) -> HttpResponse:
         """A request the server could not even read (a broken chunked body, say)."""
+        return self.unreadable("BAD_REQUEST_BODY")
+
+    def unreadable(self, response_type: str) -> HttpResponse:
+        """One of API Gateway's own answers to a request that never got as far as a route."""
         request_id = str(uuid.uuid4())
-        response = self._gateway("BAD_REQUEST_BODY", HttpRequest("GET", "/", [], b""), request_id)
+        response = self._gateway(response_type, HttpRequest("GET", "/", [], b""), request_id)
         response.headers.append(("x-amzn-RequestId", request_id))
         return response
 
-    def _docs(self, method: str, path: str) -> HttpResponse | None:
+    def local_error(
+        self, status: int, message: str, request_id: str | None = None, request: HttpRequest | None = None
+    ) -> HttpResponse:
+        """The HTTP server's own refusals (405, 414, 431, 501...) in the template's error shape.
+
+        Without a ``request_id`` the answer is final (``handle`` adds none), so it gets its own.
+        """
+        own_id = request_id is None
+        request_id = request_id or str(uuid.uuid4())
+        rendered = self._responses.render_status(
+            status,
+            message,
+            request_id=request_id,
+            request_headers=dict(request.headers) if request else None,
+            context={"stage": self.api.stage_name, "httpMethod": request.method if request else ""},
+        )
+        response = HttpResponse(rendered.status, list(rendered.headers), rendered.body)
+        if own_id:
+            response.headers.append(("x-amzn-RequestId", request_id))
+        return response
+
+    def _docs(self, method: str, path: str, request_id: str) -> HttpResponse | None:
         """``/openapi.json`` and the Swagger UI at ``/docs``: local conveniences outside the API's stage."""
-        if method != "GET" or path not in ("/openapi.json", "/docs", "/docs/") or self._openapi is None:
+        if method != "GET" or path not in _DOCS_PATHS or self._openapi is None:
             return None
         server_url = f"/{self.api.stage_name}"
         spec = self._openapi(server_url)
         if spec is None:
-            return HttpResponse(404, [("Content-Type", "application/json")], b'{"message":"no OpenAPI spec"}')
+            return self.local_error(404, "no OpenAPI spec", request_id)
         if path == "/openapi.json":
             return HttpResponse(200, [("Content-Type", "application/json")], spec.encode())
         return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], swagger_html(spec).encode())
@@ -397,6 +437,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         try:
             body = self._read_body()
+        except BodyTooLarge:
+            # The rest of the body is never read, so the connection cannot carry another request.
+            self.close_connection = True
+            self._send(self.server.front.unreadable("REQUEST_TOO_LARGE"), close=True)
+            return
         except ValueError:
             self._send(self.server.front.bad_request())
             return
@@ -414,33 +459,65 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes:
         if (self.headers.get("Transfer-Encoding") or "").lower() == "chunked":
             chunks: list[bytes] = []
+            total = 0
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     return b"".join(chunks)
+                total += size
+                if total > MAX_PAYLOAD_BYTES:
+                    raise BodyTooLarge
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         if length < 0:
             raise ValueError("negative Content-Length")
+        if length > MAX_PAYLOAD_BYTES:
+            raise BodyTooLarge
         return self.rfile.read(length) if length else b""
 
-    def _send(self, response: HttpResponse) -> None:
+    def _send(self, response: HttpResponse, *, close: bool = False) -> None:
         self.send_response(response.status)
         for key, value in response.headers:
             if key.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if close:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a bad request line, 414, 431, an unknown method's 501) as JSON
+        in the template's error shape rather than its HTML page."""
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        self.log_error("code %d, message %s", code, message)
+        # A request line too broken to name its version counts as HTTP/0.9, which http.server
+        # would answer with a bare body; nobody speaks 0.9, so the answer keeps its status line.
+        self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self._send(self.server.front.local_error(code, phrase), close=True)
+
+    def __getattr__(self, name: str) -> Any:
+        # Every method is routed (http.server would answer one it has no do_X for with 501), so a
+        # known resource answers TRACE, QUERY or any other method it lacks 405 with Allow, and an
+        # unknown path 404, as for GET or PUT.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s " + format, self.client_address[0], *args)
+
+
+class BodyTooLarge(Exception):
+    """The body is over API Gateway's 10 MB: refused before it is read."""
 
 
 class PortInUse(OSError):

@@ -83,10 +83,38 @@ class GatewayResponses:
     ) -> GatewayResponse:
         status, message, error_type = RESPONSE_TYPES[response_type]
         specific = self._configured.get(response_type)
-        fallback = self._configured.get("DEFAULT_4XX" if status < 500 else "DEFAULT_5XX")
-        config = specific or fallback
         if specific is not None and specific.status_code is not None:
             status = specific.status_code
+        return self._render(
+            status, message, error_type, response_type, specific, request_id, request_headers, context
+        )
+
+    def render_status(
+        self,
+        status: int,
+        message: str,
+        *,
+        request_id: str,
+        request_headers: dict[str, str] | None = None,
+        context: dict[str, str] | None = None,
+    ) -> GatewayResponse:
+        """An answer of the server itself that API Gateway has no response type for (405, 431, 501...):
+        the template's DEFAULT_4XX or DEFAULT_5XX shapes it, with the status kept."""
+        response_type = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        return self._render(status, message, "", response_type, None, request_id, request_headers, context)
+
+    def _render(
+        self,
+        status: int,
+        message: str,
+        error_type: str,
+        response_type: str,
+        specific: GatewayResponseConfig | None,
+        request_id: str,
+        request_headers: dict[str, str] | None,
+        context: dict[str, str] | None,
+    ) -> GatewayResponse:
+        config = specific or self._configured.get("DEFAULT_4XX" if status < 500 else "DEFAULT_5XX")
 
         values = {
             "error.message": message,
@@ -98,7 +126,9 @@ class GatewayResponses:
         }
         template = (config.templates.get("application/json") if config else None) or None
         body = _render(template, values) if template else json.dumps({"message": message})
-        headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", error_type)]
+        headers = [("Content-Type", "application/json")]
+        if error_type:
+            headers.append(("x-amzn-ErrorType", error_type))
         lowered = {key.lower(): value for key, value in (request_headers or {}).items()}
         for parameter, source in (config.parameters if config else {}).items():
             if not parameter.startswith(_HEADER_PARAM):

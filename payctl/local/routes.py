@@ -83,7 +83,14 @@ class ApiDefinition:
 
 
 class NoRoute(LookupError):
-    """API Gateway answers this with 403 "Missing Authentication Token", not 404."""
+    """API Gateway answers this with 403 "Missing Authentication Token", not 404.
+
+    ``allowed`` holds the methods the path does have, when it names a resource under another method.
+    """
+
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 @dataclass(frozen=True)
@@ -97,14 +104,21 @@ class RouteTable:
         self.routes = sorted(routes, key=Route.specificity)
 
     def match(self, method: str, path: str) -> RouteMatch:
+        """The route of the most specific resource the path names, under this method.
+
+        As in API Gateway, the path picks the resource first: ``GET /payments/batch`` names the
+        ``/payments/batch`` resource, which has no GET, and does not fall through to
+        ``/payments/{transaction_id}``.
+        """
         method = method.upper()
-        for route in self.routes:
-            if route.method not in (method, "ANY"):
-                continue
-            params = route.match_path(path)
-            if params is not None:
-                return RouteMatch(route, params)
-        raise NoRoute(f"{method} {path}")
+        resource = next((route for route in self.routes if route.match_path(path) is not None), None)
+        if resource is None:
+            raise NoRoute(f"{method} {path}")
+        same = [route for route in self.routes if route.resource_path == resource.resource_path]
+        for route in same:
+            if route.method in (method, "ANY"):
+                return RouteMatch(route, route.match_path(path) or {})
+        raise NoRoute(f"{method} {path}", tuple(sorted({route.method for route in same})))
 
 
 def _normalise_path(path: str) -> str:

@@ -5,6 +5,7 @@ Numbers are Decimal both ways; a float is a bug and is refused.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -70,10 +71,21 @@ class DynamoTable:
     def _client(self) -> Any:
         return self._dynamodb or aws.client("dynamodb")
 
-    def _get_item(self, key: dict[str, Any], what: str) -> dict[str, Any] | None:
-        """The item as plain Python (numbers as Decimal), read consistently, or None."""
+    def _get_item(
+        self, key: dict[str, Any], what: str, attributes: Sequence[str] = ()
+    ) -> dict[str, Any] | None:
+        """The item as plain Python (numbers as Decimal), read consistently, or None.
+
+        With ``attributes``, only those are read (every name goes through ExpressionAttributeNames,
+        so reserved words such as ``status`` need no care).
+        """
+        request: dict[str, Any] = {"TableName": self._table, "Key": serialize(key), "ConsistentRead": True}
+        if attributes:
+            names = {f"#a{i}": name for i, name in enumerate(attributes)}
+            request["ProjectionExpression"] = ", ".join(names)
+            request["ExpressionAttributeNames"] = names
         try:
-            response = self._client.get_item(TableName=self._table, Key=serialize(key), ConsistentRead=True)
+            response = self._client.get_item(**request)
         except ClientError as exc:
             raise DependencyError(f"{what} failed") from exc
         item = response.get("Item")

@@ -84,10 +84,11 @@ class DependencyError(PaymentsError):
 
 
 class MissingApiKey(PaymentsError):
-    """The request carries no API key id; API Gateway adds it to every request on a key-protected route."""
+    """The request carries no API key id. API Gateway refuses such a request itself with 403
+    ``invalid_api_key`` before it reaches the function; the function answers alike."""
 
-    code = "missing_api_key"
-    http_status = 401
+    code = "invalid_api_key"
+    http_status = 403
 
 
 class NotPermitted(PaymentsError):
@@ -114,3 +115,29 @@ class MalformedMessage(PaymentsError):
 
     code = "malformed_message"
     http_status = 400
+
+
+class PayloadTooLarge(PaymentsError):
+    """The request body is larger than the route accepts."""
+
+    code = "payload_too_large"
+    http_status = 413
+
+
+class UnsupportedMediaType(PaymentsError):
+    """The body is not declared as JSON (a missing Content-Type included)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class BodyTooDeep(InvalidRequest):
+    code = "body_too_deep"
+
+
+class DuplicateKey(InvalidRequest):
+    code = "duplicate_key"
+
+
+class InvalidEncoding(InvalidRequest):
+    code = "invalid_encoding"

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_serializer,
     field_validator,
     model_validator,
 )
 
-from payments_core.money import format_amount, parse_amount
+from payments_core.money import AMOUNT_PATTERN, SUPPORTED_CURRENCIES, format_amount, parse_amount
 
 
 class Status(StrEnum):
@@ -31,6 +33,42 @@ FINAL_STATUSES = frozenset({Status.SETTLED, Status.DECLINED})
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+# A metadata key is a name, not data: it shows in error paths and in DynamoDB map keys, which
+# older code let be empty.
+METADATA_KEY_PATTERN: Final[str] = r"^[A-Za-z0-9_.:\-]{1,40}$"
+MAX_METADATA_ENTRIES: Final[int] = 20
+MAX_METADATA_VALUE_LENGTH: Final[int] = 500
+
+
+def _supported(currency: str) -> str:
+    if currency not in SUPPORTED_CURRENCIES:
+        raise ValueError("the currency is not supported")
+    return currency
+
+
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    AfterValidator(_supported),
+    WithJsonSchema({"type": "string", "enum": sorted(SUPPORTED_CURRENCIES)}),
+]
+# The spec states the amount grammar; ``parse_amount`` enforces it (and the currency's minor units).
+Amount = Annotated[
+    Decimal,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {"type": "number", "exclusiveMinimum": 0},
+            ],
+            "description": (
+                "Greater than 0, with no more decimal places than the currency's minor units. A string or "
+                "a JSON number, written as 1-18 ASCII digits, optionally a '.' and up to 18 more: no "
+                "sign, whitespace, underscore or exponent."
+            ),
+        }
+    ),
+]
 
 
 class PaymentMethod(BaseModel):
@@ -56,14 +94,26 @@ class Payment(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     merchant_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    amount: Decimal
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    amount: Amount
+    currency: Currency
     payment_method: PaymentMethod
     customer: Customer | None = None
     reference: Annotated[str, StringConstraints(max_length=128)] | None = None
-    metadata: dict[
-        Annotated[str, StringConstraints(max_length=40)], Annotated[str, StringConstraints(max_length=500)]
-    ] = Field(default_factory=dict, max_length=20)
+    metadata: Annotated[
+        dict[
+            Annotated[str, StringConstraints(pattern=METADATA_KEY_PATTERN)],
+            Annotated[str, StringConstraints(max_length=MAX_METADATA_VALUE_LENGTH)],
+        ],
+        # pydantic would publish the key rule as patternProperties, which lets any other key through.
+        WithJsonSchema(
+            {
+                "type": "object",
+                "maxProperties": MAX_METADATA_ENTRIES,
+                "propertyNames": {"pattern": METADATA_KEY_PATTERN},
+                "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE_LENGTH},
+            }
+        ),
+    ] = Field(default_factory=dict, max_length=MAX_METADATA_ENTRIES)
 
     @model_validator(mode="before")
     @classmethod

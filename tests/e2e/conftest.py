@@ -8,6 +8,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,50 @@ def queue_drained(local_stack: LocalStack, aws: Callable[[str], Any]) -> Callabl
         wait_for(empty, timeout, what="the payments queue to drain")
 
     return drained
+
+
+# ------------------------------------------------------------------ the card-data sweep's sources
+
+
+@dataclass
+class RunRecord:
+    """What the e2e run wrote that is not in the stack's tables: response bodies and output."""
+
+    responses: list[bytes] = field(default_factory=list)
+    output: list[str] = field(default_factory=list)
+
+
+RUN_RECORD = RunRecord()
+
+
+@pytest.fixture
+def run_record() -> RunRecord:
+    """What the e2e tests so far wrote (a fixture: test modules import this conftest under
+    another name, which would give them a second, empty record)."""
+    return RUN_RECORD
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _record_responses(local_stack: LocalStack) -> None:
+    assert local_stack.api_server is not None
+    local_stack.api_server.front.observers.append(
+        lambda request, response: RUN_RECORD.responses.append(response.body)
+    )
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    # What each e2e test phase printed and logged, the functions' log lines among it (they run in
+    # this process, so pytest captures them with the test that was running).
+    if "tests/e2e/" in report.nodeid.replace(os.sep, "/") or report.nodeid.startswith("e2e/"):
+        RUN_RECORD.output.extend(text for _, text in report.sections)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The sweep reads what every other e2e test wrote, so it runs last among them."""
+    sweeps = [item for item in items if item.get_closest_marker("card_sweep")]
+    if not sweeps:
+        return
+    others = [item for item in items if item not in sweeps]
+    e2e = [i for i, item in enumerate(others) if "/e2e/" in str(item.path).replace(os.sep, "/")]
+    at = e2e[-1] + 1 if e2e else len(others)
+    items[:] = [*others[:at], *sweeps, *others[at:]]

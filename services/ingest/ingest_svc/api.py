@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -31,6 +30,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from ingest_svc import dal, logic
+from ingest_svc.body import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES, parse_body
 from ingest_svc.models import (
     IDEMPOTENCY_KEY_HEADER,
     IDEMPOTENCY_KEY_MAX_LENGTH,
@@ -51,9 +51,17 @@ from ingest_svc.models import (
     invalid_payment,
 )
 from payments_core.audit import AuditReader
-from payments_core.carddata import looks_like_pan
+from payments_core.carddata import holds_pan
 from payments_core.clock import now_iso, utc_now
-from payments_core.errors import CardDataRejected, InvalidRequest, MissingApiKey, NotPermitted, PaymentsError
+from payments_core.errors import (
+    CardDataRejected,
+    InvalidPayment,
+    InvalidRequest,
+    MissingApiKey,
+    NotPermitted,
+    PaymentsError,
+    UnsupportedMediaType,
+)
 from payments_core.observability import get_logger, get_metrics, get_tracer
 from payments_core.settings import get_settings
 
@@ -62,11 +70,35 @@ logger = get_logger(SERVICE)
 tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
 
-# parse_float=Decimal: a JSON number such as 12.34 must reach the Payment model exactly, never as a
-# binary float. parse_constant=Decimal: NaN/Infinity become Decimals that the amount rules refuse.
-parse_json = partial(json.loads, parse_float=Decimal, parse_constant=Decimal)
 
-app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json)
+def parse_json(text: str) -> Any:
+    """The body as JSON within the route's limits; numbers keep their text (see ``ingest_svc.body``)."""
+    single = app.current_event.resource == "/payments"
+    document = parse_body(text, max_bytes=MAX_SINGLE_BODY_BYTES if single else MAX_BATCH_BODY_BYTES)
+    if not isinstance(document, dict):
+        # Both bodies are objects. Powertools would validate the first element of a list instead.
+        raise InvalidPayment("the body must be a JSON object")
+    return document
+
+
+class PaymentsResolver(APIGatewayRestResolver):
+    """Powertools' resolver with a spec that claims no answer the API cannot give.
+
+    Powertools documents a 422 on every route because it validates requests; here only the body
+    rules are 422 (parameters are 400), so the routes without a body lose it.
+    """
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for item in (schema.paths or {}).values():
+            for method in ("get", "delete", "head", "options"):
+                operation = getattr(item, method, None)
+                if operation is not None and operation.responses:
+                    operation.responses.pop(422, None)
+        return schema
+
+
+app = PaymentsResolver(enable_validation=True, json_body_deserializer=parse_json)
 app.enable_swagger(
     path="/swagger",
     title="Payments API",
@@ -85,15 +117,35 @@ def _doc(description: str, model: type[BaseModel] = ErrorResponse) -> OpenAPIRes
     return {"description": description, "content": {"application/json": {"model": model}}}
 
 
+# Every answer a route can give, API Gateway's own included (the template's GatewayResponses give
+# those the same error body).
 _COMMON_ERRORS: dict[int, OpenAPIResponse] = {
-    400: _doc("Invalid header or query parameter, or a body that is not JSON."),
-    401: _doc("No API key id on the request (`missing_api_key`)."),
-    422: _doc("The body breaks a rule; `field` names the offending input."),
+    400: _doc("Invalid header, path or query parameter (`invalid_request`; `field` names it)."),
+    403: _doc("No API key, or an unknown one (`invalid_api_key`, from API Gateway)."),
+    429: _doc("Over the usage plan's rate or burst (`throttled`) or daily quota (`quota_exceeded`)."),
     500: _doc("An unexpected error (`internal_error`)."),
-    503: _doc("A dependency is unavailable; retry with the same idempotency key."),
+    502: _doc("The function failed or answered malformed (`internal_error`, from API Gateway)."),
+    503: _doc("A dependency is unavailable (`dependency_error`); retry, with the same idempotency key."),
+    504: _doc("The function did not answer within 29 s (`internal_error`, from API Gateway); retry."),
+}
+_BODY_ERRORS: dict[int, OpenAPIResponse] = {
+    400: _doc(
+        "Invalid header, or a body that is not JSON, is not UTF-8, nests deeper than 32 levels "
+        "(`body_too_deep`) or repeats a key (`duplicate_key`); `field` names the offending input."
+    ),
+    413: _doc(
+        "The body is too large (`payload_too_large`), or a batch holds over 500 items (`batch_too_large`)."
+    ),
+    415: _doc("The body is not declared `Content-Type: application/json` (`unsupported_media_type`)."),
+    422: _doc(
+        "The body breaks a rule; `field` names the offending input (`card_data_not_allowed` included)."
+    ),
 }
 _NOT_FOUND = _doc("Unknown, another submitter's, or not recorded yet (`transaction_not_found`).")
-_DASHBOARDS_ONLY = _doc("The API key is not a dashboard key (`forbidden`).")
+_DASHBOARDS_ONLY = _doc(
+    "No API key or an unknown one (`invalid_api_key`, from API Gateway), or a key that is not a "
+    "dashboard key (`forbidden`)."
+)
 
 
 # ------------------------------------------------------------------------------------------ dependencies
@@ -172,8 +224,9 @@ Adapters = Annotated[Ports, Depends(get_ports)]
     ),
     responses={
         202: _doc("Accepted and queued.", AcceptedResponse),
-        409: _doc("A request with this Idempotency-Key is still in progress."),
+        409: _doc("A request with this Idempotency-Key is still in progress (`request_in_progress`)."),
         **_COMMON_ERRORS,
+        **_BODY_ERRORS,
     },
     tags=["payments"],
 )
@@ -192,7 +245,7 @@ def post_payment(
     submitter: Submitter,
     ports: Adapters,
 ) -> AcceptedResponse:
-    if looks_like_pan(idempotency_key):
+    if holds_pan(idempotency_key):
         raise CardDataRejected("an idempotency key must not be a card number", field=IDEMPOTENCY_KEY_HEADER)
     (outcome,) = logic.accept_payments(
         submitter,
@@ -225,8 +278,8 @@ def post_payment(
     ),
     responses={
         207: _doc("One result per item.", BatchResponse),
-        413: _doc("More than 500 items (`batch_too_large`)."),
         **_COMMON_ERRORS,
+        **_BODY_ERRORS,
     },
     tags=["payments"],
 )
@@ -318,9 +371,9 @@ def get_payment_audit(
     summary="Audit rows of all payments in a time range (dashboards)",
     responses={
         200: _doc("A page of events in time order.", AuditRangeResponse),
-        403: _DASHBOARDS_ONLY,
         **_COMMON_ERRORS,
-        400: _doc("A bad time range, limit or next_token."),
+        400: _doc("A bad time range, limit or next_token (`invalid_request`; `field` names it)."),
+        403: _DASHBOARDS_ONLY,
     },
     tags=["audit"],
 )
@@ -328,9 +381,17 @@ def get_audit(
     dashboard: Dashboard,
     ports: Adapters,
     from_: Annotated[
-        str | None, Query(alias="from", description="ISO-8601; default one hour before `to`.")
+        str | None,
+        Query(
+            alias="from",
+            description="ISO-8601; default one hour before `to`.",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
-    to: Annotated[str | None, Query(description="ISO-8601, exclusive; default now.")] = None,
+    to: Annotated[
+        str | None,
+        Query(description="ISO-8601, exclusive; default now.", json_schema_extra={"format": "date-time"}),
+    ] = None,
     action: Annotated[str | None, Query(max_length=64, description="e.g. payment.received")] = None,
     outcome: Annotated[str | None, Query(max_length=64, description="e.g. SETTLED, DECLINED")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -349,16 +410,23 @@ def get_audit(
     summary="The day's audit counters by action",
     responses={
         200: _doc("Counts summed over the shards.", AuditCountersResponse),
-        403: _DASHBOARDS_ONLY,
         **_COMMON_ERRORS,
-        400: _doc("A bad day."),
+        400: _doc("A bad or missing day (`invalid_request`)."),
+        403: _DASHBOARDS_ONLY,
     },
     tags=["audit"],
 )
 def get_audit_counters(
     dashboard: Dashboard,
     ports: Adapters,
-    day: Annotated[str, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, YYYY-MM-DD.")],
+    day: Annotated[
+        str,
+        Query(
+            pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+            description="UTC day, YYYY-MM-DD.",
+            json_schema_extra={"format": "date"},
+        ),
+    ],
 ) -> AuditCountersResponse:
     return AuditCountersResponse(day=day, counters=ports.audit.counters(logic.check_day(day)))
 
@@ -410,7 +478,7 @@ def _validation_error(error: RequestValidationError) -> Response[dict[str, Any]]
 
 @app.exception_handler(RequestUnsupportedContentType)
 def _unsupported_content_type(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
-    return error_response(415, "unsupported_media_type", "send the body as application/json")
+    return _payments_error(UnsupportedMediaType("send the body as JSON with Content-Type: application/json"))
 
 
 @app.exception_handler(ServiceError)
@@ -445,4 +513,34 @@ def _count(outcomes: Sequence[logic.Outcome]) -> None:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    refused = refuse_media_type(event)
+    if refused is not None:
+        return refused
     return app.resolve(event, context)
+
+
+def refuse_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
+    """415 for a body not declared as UTF-8 JSON, before the resolver reads it.
+
+    Powertools reads a body without a Content-Type as JSON, and form or multipart bodies as forms;
+    this API takes JSON only, and says so.
+    """
+    if str(event.get("httpMethod", "")).upper() != "POST":
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media_type, *parameters = headers.get("content-type", "").split(";")
+    charsets = [
+        p.split("=", 1)[1].strip().strip('"').lower()
+        for p in parameters
+        if "=" in p and p.split("=", 1)[0].strip().lower() == "charset"
+    ]
+    if media_type.strip().lower() == content_types.APPLICATION_JSON and all(c == "utf-8" for c in charsets):
+        return None
+    error = UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    body = ErrorResponse(error=ErrorDetail(code=error.code, message=error.message)).model_dump()
+    return {
+        "statusCode": error.http_status,
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }

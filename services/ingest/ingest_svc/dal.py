@@ -284,6 +284,34 @@ class PaymentsQueue:
 class TransactionsTable(TransactionStore):
     """Ingest's side of the transactions table: the one conditional put that creates an item, and reads."""
 
+    # What ingest reads back (the GET view, the consumer's duplicate check): never ``metadata`` or
+    # ``customer``, free-form maps that older code stored unchecked, so no odd value in them (an
+    # empty key, say) can make a read fail.
+    READ_ATTRIBUTES: tuple[str, ...] = (
+        "transaction_id",
+        "status",
+        "submitter",
+        "payload_hash",
+        "amount",
+        "currency",
+        "merchant_id",
+        "reference",
+        "customer_id",
+        "payment_method",
+        "decline_reasons",
+        "validation",
+        "fraud",
+        "settlement",
+        "failure",
+        "created_at",
+        "updated_at",
+    )
+
+    def get(self, transaction_id: str) -> dict[str, Any] | None:
+        return self._get_item(
+            {"transaction_id": transaction_id}, "transactions table read", self.READ_ATTRIBUTES
+        )
+
     def create(self, item: dict[str, Any]) -> dict[str, Any] | None:
         """Put the item if no item has its id: None when this call created it, else the item that stood."""
         try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
@@ -55,6 +55,8 @@ MIN_WORKFLOW_SECONDS: Final[float] = 2.0
 # Leaves the function time to report its partial batch response after the last call returns.
 RESPONSE_MARGIN_SECONDS: Final[float] = 1.0
 DEFAULT_AUDIT_WINDOW: Final[timedelta] = timedelta(hours=1)
+AUDIT_EARLIEST: Final[datetime] = datetime(1970, 1, 1, tzinfo=UTC)
+AUDIT_LATEST: Final[datetime] = datetime(9000, 1, 1, tzinfo=UTC)
 
 NOT_VISIBLE_YET: Final[str] = (
     "transaction not found; an accepted payment becomes visible once the queue consumer has recorded it, "
@@ -490,35 +492,53 @@ def _is_uuid(text: str) -> bool:
         return False
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else str(_strings(value))
+
+
+def _map(value: Any) -> dict[str, Any] | None:
+    return _strings(value) if isinstance(value, dict) else None
+
+
 def payment_view(item: dict[str, Any]) -> dict[str, Any]:
-    """The GET /payments/{id} body for a transaction item."""
+    """The GET /payments/{id} body for a transaction item.
+
+    Tolerant of what older code stored: a field of an unexpected type is shown as text or left
+    out, never a failed read.
+    """
     currency = str(item.get("currency", ""))
     amount = item.get("amount")
     try:
         shown_amount = format_amount(Decimal(amount), currency) if amount is not None else ""
-    except PaymentsError:
+    except (PaymentsError, ArithmeticError, TypeError, ValueError):
         shown_amount = str(amount)
-    card = item.get("payment_method") or None
+    card = item.get("payment_method")
     failure = item.get("failure")
+    reasons = item.get("decline_reasons")
+    status = item.get("status")
     return {
         "transaction_id": item["transaction_id"],
-        "status": item.get("status", Status.RECEIVED.value),
+        "status": status if status in Status.__members__ else Status.RECEIVED.value,
         "amount": shown_amount,
         "currency": currency,
-        "merchant_id": item.get("merchant_id", ""),
-        "reference": item.get("reference"),
-        "customer_id": item.get("customer_id"),
+        "merchant_id": str(item.get("merchant_id", "")),
+        "reference": _text(item.get("reference")),
+        "customer_id": _text(item.get("customer_id")),
         "payment_method": (
-            {key: card[key] for key in ("type", "brand", "last4", "country") if key in card} if card else None
+            {key: _text(card[key]) for key in ("type", "brand", "last4", "country") if key in card}
+            if isinstance(card, dict) and "type" in card
+            else None
         ),
-        "decline_reasons": _strings(list(item.get("decline_reasons") or [])),
-        "validation": _strings(item.get("validation")),
-        "fraud": _strings(item.get("fraud")),
-        "settlement": _strings(item.get("settlement")),
+        "decline_reasons": [str(r) for r in _strings(list(reasons))]
+        if isinstance(reasons, list | set)
+        else [],
+        "validation": _map(item.get("validation")),
+        "fraud": _map(item.get("fraud")),
+        "settlement": _map(item.get("settlement")),
         # The cause can carry a stack trace from inside the workflow; only the error name goes out.
-        "failure": {"error": failure.get("error")} if isinstance(failure, dict) else None,
-        "created_at": item.get("created_at", ""),
-        "updated_at": item.get("updated_at", item.get("created_at", "")),
+        "failure": {"error": _text(failure.get("error"))} if isinstance(failure, dict) else None,
+        "created_at": str(item.get("created_at", "")),
+        "updated_at": str(item.get("updated_at", item.get("created_at", ""))),
     }
 
 
@@ -534,16 +554,21 @@ class AuditWindow:
 
 def audit_window(start: str | None, end: str | None, *, now: datetime) -> AuditWindow:
     """``from``/``to`` as ISO-8601; both optional, defaulting to the last hour up to now."""
-    until = _parse_when(end, "to") if end else now
-    since = _parse_when(start, "from") if start else until - DEFAULT_AUDIT_WINDOW
+    # An empty value is a bad timestamp, not an absent one.
+    until = _parse_when(end, "to") if end is not None else now
+    since = _parse_when(start, "from") if start is not None else until - DEFAULT_AUDIT_WINDOW
     return AuditWindow(since, until)
 
 
 def _parse_when(text: str, name: str) -> datetime:
     try:
-        return parse_iso(text)
-    except ValueError:
+        moment = parse_iso(text).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidRequest(f"'{name}' must be an ISO-8601 timestamp", field=name) from None
+    # Far-off years would overflow the date arithmetic of the window and the day-by-day read.
+    if not AUDIT_EARLIEST <= moment <= AUDIT_LATEST:
+        raise InvalidRequest(f"'{name}' must be between 1970 and 9000", field=name)
+    return moment
 
 
 def check_day(day: str) -> str:

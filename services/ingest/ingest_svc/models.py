@@ -7,6 +7,7 @@ offending field is ever reported, never its value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
@@ -23,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from payments_core.carddata import find_card_data
+from payments_core.carddata import find_card_data, holds_pan, path_name
 from payments_core.errors import BatchTooLarge, CardDataRejected, InvalidPayment, PaymentsError
 from payments_core.models import Payment, Status
 
@@ -32,6 +33,8 @@ IDEMPOTENCY_KEY_HEADER: Final[str] = "Idempotency-Key"
 IDEMPOTENCY_KEY_PATTERN: Final[str] = r"^[\x20-\x7E]+$"
 IDEMPOTENCY_KEY_MAX_LENGTH: Final[int] = 255
 MAX_BATCH_ITEMS: Final[int] = 500
+
+_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 IdempotencyKey = Annotated[
     str,
@@ -50,11 +53,25 @@ def reject_card_data(document: Any) -> None:
 
 
 def field_path(loc: Sequence[str | int]) -> str | None:
-    """``("payments", 3, "amount")`` -> ``"payments[3].amount"``."""
+    """``("payments", 3, "amount")`` -> ``"payments[3].amount"``; a key that is not a plain name
+    (or is card data) shows as a placeholder, so the path never quotes input."""
     path = ""
     for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        if part == "[key]":  # pydantic's marker for "the key itself"; the path already names it
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            name = path_name(part)
+            path += f".{name}" if path else name
     return path or None
+
+
+def echoable_key(value: Any) -> str | None:
+    """An item's idempotency key as the results may repeat it: a valid key that holds no card number."""
+    if not isinstance(value, str) or holds_pan(value):
+        return None
+    return value if 1 <= len(value) <= IDEMPOTENCY_KEY_MAX_LENGTH and _KEY.fullmatch(value) else None
 
 
 def invalid_payment(errors: Sequence[Any], *, prefix: Sequence[str | int] = ()) -> InvalidPayment:
@@ -120,19 +137,36 @@ class BatchEntry:
     error: PaymentsError | None = None
 
 
-def parse_batch_entry(value: Any) -> BatchEntry:
-    """Validate one item on its own, so a bad item is rejected alone and the rest go ahead."""
-    raw_key = value.get("idempotency_key") if isinstance(value, dict) else None
-    key = raw_key if isinstance(raw_key, str) and len(raw_key) <= IDEMPOTENCY_KEY_MAX_LENGTH else None
+def parse_batch_entry(value: Any, index: int) -> BatchEntry:
+    """Validate one item on its own, so a bad item is rejected alone and the rest go ahead.
+
+    Its errors name the field from the top of the request (``payments[3].amount``).
+    """
+    if isinstance(value, BatchEntry):
+        return value
+    key = echoable_key(value.get("idempotency_key")) if isinstance(value, dict) else None
+    prefix = ("payments", index)
     try:
         item = BatchPaymentItem.model_validate(value)
     except ValidationError as exc:
-        return BatchEntry(key, error=invalid_payment(exc.errors(include_input=False)))
+        return BatchEntry(key, error=invalid_payment(exc.errors(include_input=False), prefix=prefix))
     except PaymentsError as exc:
-        # A key that is itself card data must not be echoed back in the results.
-        shown = None if exc.field == "idempotency_key" else key
-        return BatchEntry(shown, error=exc)
+        field = f"payments[{index}]" + (f".{exc.field}" if exc.field else "")
+        return BatchEntry(key, error=type(exc)(exc.message, field=field))
     return BatchEntry(item.idempotency_key, payment=item.payment())
+
+
+def _batch_entry(value: Any) -> BatchEntry:
+    if not isinstance(value, BatchEntry):  # the request validator below parses every item first
+        raise TypeError("batch items are parsed by BatchRequest")
+    return value
+
+
+def _any_item(schema: dict[str, Any]) -> None:
+    schema["items"] = {
+        "anyOf": [schema["items"], {}],
+        "description": "A BatchPaymentItem; anything else is rejected in this item's result.",
+    }
 
 
 class BatchRequest(BaseModel):
@@ -143,10 +177,14 @@ class BatchRequest(BaseModel):
     )
 
     payments: Annotated[
-        list[
-            Annotated[BatchEntry, PlainValidator(parse_batch_entry, json_schema_input_type=BatchPaymentItem)]
-        ],
-        Field(min_length=1, max_length=MAX_BATCH_ITEMS),
+        list[Annotated[BatchEntry, PlainValidator(_batch_entry, json_schema_input_type=BatchPaymentItem)]],
+        Field(
+            min_length=1,
+            max_length=MAX_BATCH_ITEMS,
+            # Each item is judged alone: one that breaks the item schema is rejected in its own
+            # result of the 207, not the whole request, so the request's schema takes any item.
+            json_schema_extra=_any_item,
+        ),
     ]
 
     @model_validator(mode="before")
@@ -159,6 +197,8 @@ class BatchRequest(BaseModel):
                 raise BatchTooLarge(
                     f"a batch holds at most {MAX_BATCH_ITEMS} payments; split this one", field="payments"
                 )
+            if isinstance(items, list):
+                data = {**data, "payments": [parse_batch_entry(item, i) for i, item in enumerate(items)]}
         return data
 
 
@@ -167,8 +207,10 @@ class _OmitNone(BaseModel):
 
     model_config = _RESPONSE
 
+    # No return annotation on purpose: pydantic then documents the model's own fields in the spec,
+    # where ``-> dict[str, Any]`` would publish every response built on this as a free-form object.
     @model_serializer(mode="wrap")
-    def _omit_none(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _omit_none(self, handler: SerializerFunctionWrapHandler):
         return {key: value for key, value in handler(self).items() if value is not None}
 
 

@@ -30,10 +30,12 @@ def test_results_come_back_in_request_order_with_only_valid_items_queued(client,
     assert results[1]["error"] == {
         "code": "invalid_amount",
         "message": results[1]["error"]["message"],
-        "field": "amount",
+        "field": "payments[1].amount",
     }
     assert results[2]["error"]["code"] == "unsupported_currency"
-    assert results[3]["error"]["field"] == "idempotency_key" and "idempotency_key" not in results[3]
+    assert (
+        results[3]["error"]["field"] == "payments[3].idempotency_key" and "idempotency_key" not in results[3]
+    )
     assert results[0]["transaction_id"] == transaction_id("key-alpha", "b-0")
     assert "transaction_id" not in results[1] and "error" not in results[0]
     assert (response.body["accepted"], response.body["replayed"], response.body["rejected"]) == (2, 0, 3)
@@ -133,7 +135,7 @@ def test_card_number_in_one_item_rejects_that_item_only_without_echo(client, por
 
     assert [r["status"] for r in response.body["results"]] == ["accepted", "rejected"]
     assert response.body["results"][1]["error"]["code"] == "card_data_not_allowed"
-    assert response.body["results"][1]["error"]["field"] == "metadata.note"
+    assert response.body["results"][1]["error"]["field"] == "payments[1].metadata.note"
     assert "4111" not in response.raw["body"]
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from payments_core.carddata import find_card_data, looks_like_pan, luhn_valid
 from payments_core.ids import payload_hash, shard_of, transaction_id
+from payments_core.money import JsonNumber
 
 
 @given(submitter=st.text(min_size=1, max_size=40), key=st.text(min_size=1, max_size=255))
@@ -76,3 +77,70 @@ def test_card_number_as_json_number_is_detected_in_lists():
 def test_luhn():
     assert luhn_valid("79927398713")
     assert not luhn_valid("79927398710")
+
+
+SEPARATORS = [" ", "-", "\u00a0", "_", ".", "\u2009", " - "]
+
+
+def _with_check_digit(body: str) -> str:
+    for digit in "0123456789":
+        if luhn_valid(body + digit):
+            return body + digit
+    raise AssertionError("unreachable")
+
+
+@given(
+    body=st.text(alphabet="0123456789", min_size=12, max_size=18).filter(lambda s: s[0] != "0"),
+    separator=st.sampled_from(SEPARATORS),
+    group=st.sampled_from([4, 5, 6]),
+)
+def test_a_pan_printed_in_groups_with_any_separator_is_caught(body, separator, group):
+    pan = _with_check_digit(body)
+    printed = separator.join(pan[i : i + group] for i in range(0, len(pan), group))
+
+    assert looks_like_pan(printed)
+    assert find_card_data({"reference": f"see {printed} thanks"}) == "reference"
+
+
+@given(value=st.uuids())
+def test_a_uuid_is_never_taken_for_a_card_number(value):
+    assert not looks_like_pan(str(value))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        Decimal("4111111111111111"),
+        Decimal("4111111111111111.00"),
+        Decimal("4.111111111111111E+15"),
+        JsonNumber("4111111111111111e0"),
+        JsonNumber("4111111111111111.00"),
+        4111111111111111,
+        "\u0664" + "\u0661" * 15,  # Arabic-Indic digits
+        "\uff14" + "\uff11" * 15,  # full-width digits
+    ],
+)
+def test_a_card_number_of_any_type_is_caught_as_a_value_and_as_a_key(value):
+    assert find_card_data({"amount": value}) == "amount"
+    assert find_card_data({"metadata": {value: "x"}}) == "metadata.<card number>"
+
+
+@pytest.mark.parametrize("key", ["Card Number", "card.number", "CVV2", "security_code", "cc-number"])
+def test_field_names_are_compared_without_case_or_separators(key):
+    assert find_card_data({"payment_method": {key: "x"}}) is not None
+
+
+def test_a_path_never_quotes_a_key_that_is_not_a_plain_name():
+    assert find_card_data({"a b <c>": {"cvv": "1"}}) == "<key>.cvv"
+
+
+@given(data=st.binary())
+def test_a_sha256_digest_is_never_taken_for_a_card_number(data):
+    import hashlib
+
+    assert not looks_like_pan(hashlib.sha256(data).hexdigest())
+
+
+@pytest.mark.parametrize("text", ["card4111111111111111", "x4111111111111111y", "PAN:4111111111111111;"])
+def test_a_plain_card_number_glued_to_words_is_still_caught(text):
+    assert looks_like_pan(text)
