@@ -20,7 +20,6 @@ Where the handler runs is the session's choice:
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -36,9 +35,10 @@ from payctl.runtime.lambda_environments import FunctionSpec, Throttled
 from payctl.runtime.lambda_payloads import (
     LambdaContext,
     context_fields,
-    dumps_like_lambda,
     exception_payload,
     lambda_error_payload,
+    load_handler,
+    marshal,
 )
 
 GAP = "moto LambdaSimpleBackend.invoke echoes its input"
@@ -48,10 +48,6 @@ logger = logging.getLogger(__name__)
 
 class LocalCodeUnavailable(RuntimeError):
     """The function exists in moto but was not deployed from local source, so nothing can run it."""
-
-
-class HandlerSourceMismatch(RuntimeError):
-    """The handler module imported from somewhere other than the function's code directory."""
 
 
 def build_context(fn: Any, qualifier: str | None) -> LambdaContext:
@@ -86,21 +82,9 @@ def _decode_event(body: Any) -> Any:
 
 
 def _load_handler(local: _state.LocalFunction, handler: str) -> Any:
-    if local._handler_callable is not None and local._handler_callable[0] == handler:
-        return local._handler_callable[1]
-    module_name, _, attribute = handler.rpartition(".")
-    module = importlib.import_module(module_name)
-    module_file = Path(getattr(module, "__file__", "") or "").resolve()
-    if local.code_dir not in module_file.parents:
-        raise HandlerSourceMismatch(
-            f"{local.name}: handler module {module_name} was imported from {module_file}, not from its "
-            f"code directory {local.code_dir}; two code directories define the same package name"
-        )
-    function = getattr(module, attribute, None)
-    if not callable(function):
-        raise AttributeError(f"Handler '{attribute}' missing on module '{module_name}'")
-    local._handler_callable = (handler, function)
-    return function
+    if local._handler_callable is None or local._handler_callable[0] != handler:
+        local._handler_callable = (handler, load_handler(handler, local.code_dir))
+    return local._handler_callable[1]
 
 
 def _local_function(fn: Any) -> _state.LocalFunction:
@@ -144,11 +128,7 @@ def run_handler(fn: Any, qualifier: str | None, event: Any) -> tuple[bytes, bool
         except Exception as exc:
             logger.info("%s raised %s: %s", fn.function_name, type(exc).__name__, exc, exc_info=True)
             return exception_payload(exc, request_id, __file__), True
-        try:
-            return dumps_like_lambda(result), False
-        except (TypeError, ValueError) as exc:
-            message = f"Unable to marshal response: {exc}"
-            return lambda_error_payload("Runtime.MarshalError", message, request_id, []), True
+        return marshal(result, request_id)
 
 
 def _layer_dirs(state: _state.RuntimeState, fn: Any) -> tuple[Path, ...]:

@@ -6,6 +6,7 @@ moto (a worker must start as fast as a Lambda runtime does).
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import time
@@ -13,7 +14,12 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+
+
+class HandlerSourceMismatch(ImportError):
+    """The handler module imported from somewhere other than the function's code directory."""
 
 
 @dataclass
@@ -102,3 +108,28 @@ def dumps_like_lambda(result: Any) -> bytes:
 
 def decode_event(body: bytes) -> Any:
     return json.loads(body.decode("utf-8")) if body else {}
+
+
+def load_handler(handler: str, code_dir: Path) -> Any:
+    """Import ``module.function`` and check it came from the function's own code directory."""
+    module_name, _, attribute = handler.rpartition(".")
+    module = importlib.import_module(module_name)
+    module_file = Path(getattr(module, "__file__", "") or "").resolve()
+    if code_dir not in module_file.parents:
+        raise HandlerSourceMismatch(
+            f"handler module {module_name} was imported from {module_file}, not from its code "
+            f"directory {code_dir}; two code directories define the same package name"
+        )
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise AttributeError(f"Handler '{attribute}' missing on module '{module_name}'")
+    return function
+
+
+def marshal(result: Any, request_id: str) -> tuple[bytes, bool]:
+    """A handler's result as Lambda answers it, or the runtime's error if it cannot be serialised."""
+    try:
+        return dumps_like_lambda(result), False
+    except (TypeError, ValueError) as exc:
+        message = f"Unable to marshal response: {exc}"
+        return lambda_error_payload("Runtime.MarshalError", message, request_id, []), True

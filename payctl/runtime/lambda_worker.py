@@ -16,7 +16,6 @@ errored, max_rss_kb)`` per invocation.
 
 from __future__ import annotations
 
-import importlib
 import io
 import itertools
 import queue
@@ -29,14 +28,11 @@ from typing import Any
 from payctl.runtime.lambda_payloads import (
     LambdaContext,
     decode_event,
-    dumps_like_lambda,
     exception_payload,
     lambda_error_payload,
+    load_handler,
+    marshal,
 )
-
-
-class HandlerSourceMismatch(ImportError):
-    """The handler module imported from somewhere other than the function's code directory."""
 
 
 class Channel:
@@ -139,21 +135,6 @@ class Relay:
         handlers.BUILTIN_HANDLERS.append(("before-send", self.send))
 
 
-def load_handler(handler: str, code_dir: Path) -> Any:
-    module_name, _, attribute = handler.rpartition(".")
-    module = importlib.import_module(module_name)
-    module_file = Path(getattr(module, "__file__", "") or "").resolve()
-    if code_dir not in module_file.parents:
-        raise HandlerSourceMismatch(
-            f"handler module {module_name} was imported from {module_file}, not from its code "
-            f"directory {code_dir}"
-        )
-    function = getattr(module, attribute, None)
-    if not callable(function):
-        raise AttributeError(f"Handler '{attribute}' missing on module '{module_name}'")
-    return function
-
-
 def _init(spec: dict[str, Any], channel: Channel) -> Any:
     try:
         return load_handler(spec["handler"], Path(spec["code_dir"]))
@@ -175,11 +156,7 @@ def _invoke(handler: Any, body: bytes, fields: dict[str, Any]) -> tuple[bytes, b
         result = handler(decode_event(body), context)
     except Exception as exc:
         return exception_payload(exc, request_id, __file__), True
-    try:
-        return dumps_like_lambda(result), False
-    except (TypeError, ValueError) as exc:
-        message = f"Unable to marshal response: {exc}"
-        return lambda_error_payload("Runtime.MarshalError", message, request_id, []), True
+    return marshal(result, request_id)
 
 
 def peak_rss_kb() -> int:

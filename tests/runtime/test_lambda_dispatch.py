@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from payctl.runtime import EnvironmentConflict, LambdaFunctionError, LocalCodeUnavailable, deploy
-from payctl.runtime.lambda_dispatch import dumps_like_lambda
+from payctl.runtime.lambda_payloads import dumps_like_lambda
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "template.yaml"
 
