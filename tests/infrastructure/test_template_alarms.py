@@ -45,6 +45,17 @@ def test_alarms_cover_dlq_queue_age_workflow_functions_and_api(alarms: dict[str,
     assert any(namespace == "AWS/ApiGateway" and metric == "5XXError" for namespace, metric, _ in watched)
 
 
+def test_counters_falling_behind_the_audit_stream_raise_an_alarm(alarms: dict[str, dict[str, Any]]) -> None:
+    """Given unlimited retries on the stream, a failing batch blocks its shard: its errors and the
+    iterator's age (under the stream's 24 h retention) alarm."""
+    watched = _watched(alarms)
+    [age] = [props for props in alarms.values() if props["MetricName"] == "IteratorAge"]
+
+    assert ("AWS/Lambda", "Errors", "AuditCountersFunction") in watched
+    assert ("AWS/Lambda", "IteratorAge", "AuditCountersFunction") in watched
+    assert age["Statistic"] == "Maximum" and age["Threshold"] < 24 * 3600 * 1000
+
+
 def test_a_single_dead_lettered_payment_raises_the_alarm(alarms: dict[str, dict[str, Any]]) -> None:
     """Given one message in the DLQ, the depth alarm fires (>= 1 over one period)."""
     [depth] = [
