@@ -295,11 +295,13 @@ def get_api_key(
 
 
 def _register() -> None:
+    from payctl.dashboard import cli as dashboard_cli
     from payctl.operator.cli import dlq_app
     from payctl.submitter import cli as submitter_cli
 
     submitter_cli.register(app)
     app.add_typer(dlq_app, name="dlq")
+    app.command("dashboard", epilog=dashboard_cli.EPILOG)(dashboard_cli.dashboard_command)
 
 
 _register()

@@ -23,6 +23,7 @@ import base64
 import heapq
 import json
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -201,12 +202,71 @@ def _decode_token(token: str) -> dict[str, str]:
     return position
 
 
+# One lower-case vocabulary for ``outcome``, whatever spelling a step stored: the dashboards filter
+# and count by these words. Checks that let a payment through "passed"; checks that stop it
+# "rejected"; the workflow's end is "settled", "declined" or "failed".
+OUTCOMES: dict[str, str] = {
+    "RECEIVED": "received",
+    "CONFLICT": "conflict",
+    "PASS": "passed",
+    "APPROVE": "passed",
+    "FAIL": "rejected",
+    "DECLINE": "rejected",
+    "ERROR": "error",
+    "SETTLED": "settled",
+    "DECLINED": "declined",
+    "FAILED": "failed",
+}
+OUTCOME_VOCABULARY = tuple(dict.fromkeys(OUTCOMES.values()))
+
+
+def outcome_word(stored: str) -> str:
+    return OUTCOMES.get(stored, stored.lower())
+
+
+def stored_outcomes(word: str) -> list[str]:
+    """Every stored spelling of an outcome word (``declined`` -> DECLINED), the word itself included."""
+    word = word.lower()
+    return [word, *(stored for stored, mapped in OUTCOMES.items() if mapped == word)]
+
+
 def _row_view(item: dict[str, Any]) -> dict[str, Any]:
     row = from_dynamo(item)
     view = {key: row[key] for key in ("transaction_id", "at", "action", "actor", "detail") if key in row}
     if row.get("outcome"):
-        view["outcome"] = row["outcome"]
+        view["outcome"] = outcome_word(row["outcome"])
     return view
+
+
+# Shards are read in parallel; one pool per process, as a Lambda environment runs one request at a time.
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="audit-shard")
+    return _POOL
+
+
+class _ShardPages:
+    """One shard's rows in time order, read a page of ``limit`` at a time: never more than needed."""
+
+    def __init__(self, fetch: Any, first: Future[dict[str, Any]]) -> None:
+        self._fetch = fetch
+        self._page: Future[dict[str, Any]] | None = first
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        while self._page is not None:
+            page = self._page.result()
+            start = page.get("LastEvaluatedKey")
+            # A filtered page can hold fewer rows than Limit; only then is the next one read.
+            self._page = None
+            items = [deserialize(item) for item in page.get("Items", [])]
+            yield from items
+            if start is None:
+                return
+            self._page = _pool().submit(self._fetch, start)
 
 
 class AuditReader(_AuditTable):
@@ -246,7 +306,13 @@ class AuditReader(_AuditTable):
         limit: int = 100,
         next_token: str | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Rows with ``start <= at < end`` in time order, merged over the day's shards, paginated."""
+        """Rows with ``start <= at < end`` in time order, merged over the day's shards, paginated.
+
+        Each shard is queried in parallel with ``Limit=limit``: the first ``limit`` rows of the
+        merge hold at most ``limit`` rows of any one shard, so a page reads at most
+        ``shards x limit`` items, however many rows the range holds. A shard reads its next page
+        only when a filter left its first one short and the merge still needs its rows.
+        """
         if end <= start:
             raise InvalidRequest("'to' must be after 'from'", field="to")
         if end - start > timedelta(days=31):
@@ -254,6 +320,7 @@ class AuditReader(_AuditTable):
         lower = iso(start)
         upper = iso(end)
         after = _decode_token(next_token)["after"] if next_token else None
+        low = after + "\x00" if after and after > lower else lower
         filters, values = [], {}
         names: dict[str, str] = {}
         if action:
@@ -261,30 +328,46 @@ class AuditReader(_AuditTable):
             names["#action"] = "action"
             values[":action"] = action
         if outcome:
-            filters.append("#outcome = :outcome")
+            spellings = stored_outcomes(outcome)
+            filters.append(f"#outcome IN ({', '.join(f':o{i}' for i in range(len(spellings)))})")
             names["#outcome"] = "outcome"
-            values[":outcome"] = outcome
+            values.update({f":o{i}": spelling for i, spelling in enumerate(spellings)})
 
-        def shard_rows(pk: str) -> Iterator[dict[str, Any]]:
-            low = after + "\x00" if after and after > lower else lower
+        def query(pk: str, exclusive_start: dict[str, Any] | None) -> dict[str, Any]:
             kwargs: dict[str, Any] = {
+                "TableName": self._table,
                 "IndexName": AUDIT_INDEX,
+                # BETWEEN is inclusive; a row exactly at ``to`` is dropped below.
                 "KeyConditionExpression": "gsi1pk = :pk AND gsi1sk BETWEEN :low AND :high",
                 "ExpressionAttributeValues": serialize({":pk": pk, ":low": low, ":high": upper, **values}),
+                "Limit": limit,
             }
             if filters:
                 kwargs["FilterExpression"] = " AND ".join(filters)
                 kwargs["ExpressionAttributeNames"] = names
-            for item in self._query(**kwargs):
-                if item["gsi1sk"] < upper:
-                    yield item
+            if exclusive_start:
+                kwargs["ExclusiveStartKey"] = exclusive_start
+            try:
+                response: dict[str, Any] = self._client.query(**kwargs)
+            except ClientError as exc:
+                raise DependencyError("audit table read failed") from exc
+            return response
 
         rows: list[dict[str, Any]] = []
         last_sort_key = None
         day = parse_iso(lower).date()
-        while day <= parse_iso(upper).date() and len(rows) <= limit:
-            streams = [shard_rows(f"{day.isoformat()}#{s:02d}") for s in range(self._shards)]
-            for item in heapq.merge(*streams, key=lambda r: r["gsi1sk"]):
+        while day <= parse_iso(upper).date():
+            shards = []
+            for shard in range(self._shards):
+                pk = f"{day.isoformat()}#{shard:02d}"
+
+                def fetch(exclusive_start: dict[str, Any] | None, pk: str = pk) -> dict[str, Any]:
+                    return query(pk, exclusive_start)
+
+                shards.append(_ShardPages(fetch, _pool().submit(fetch, None)))
+            for item in heapq.merge(*shards, key=lambda r: r["gsi1sk"]):
+                if item["gsi1sk"] >= upper:
+                    break
                 if len(rows) == limit:
                     return rows, _encode_token({"after": last_sort_key or ""})
                 rows.append(_row_view(item))

@@ -105,3 +105,33 @@ def test_dashboard_body_is_valid_json_after_substitution(resources: dict[str, An
     assert body["widgets"]
     assert all(widget["properties"]["metrics"] for widget in body["widgets"])
     assert all(widget["properties"]["region"] == "us-east-1" for widget in body["widgets"])
+
+
+def test_alarm_email_subscribes_to_the_topic_only_when_given(template: dict[str, Any]) -> None:
+    """Given AlarmEmail, an e-mail subscription to the alarms' topic exists; empty (the default) none."""
+    parameter = template["Parameters"]["AlarmEmail"]
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+
+    assert parameter["Default"] == ""
+    assert subscription["Condition"] == "AlarmEmailGiven"
+    assert template["Conditions"]["AlarmEmailGiven"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]
+    }
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    assert template["Outputs"]["AlarmTopicArn"]["Value"] == {"Ref": "AlarmTopic"}
+
+
+def test_every_alarm_notifies_the_topic_operators_subscribe_to(alarms: dict[str, dict[str, Any]]) -> None:
+    for props in alarms.values():
+        assert {"Ref": "AlarmTopic"} in props["AlarmActions"]
+
+
+def test_the_dashboard_searches_the_stacks_own_metrics_namespace(resources: dict[str, Any]) -> None:
+    (dashboard,) = [r for r in resources.values() if r["Type"] == "AWS::CloudWatch::Dashboard"]
+    body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+
+    assert "SEARCH('{Payments/${Environment}-${EnvironmentSuffix},service}'" in body

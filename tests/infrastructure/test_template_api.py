@@ -18,6 +18,7 @@ CONTRACT_OUTPUTS = {
     "ApiUrl",
     "ApiKeyId",
     "DashboardApiKeyId",
+    "AlarmTopicArn",
     "PaymentsQueueUrl",
     "PaymentsQueueArn",
     "PaymentsDLQUrl",

@@ -106,7 +106,10 @@ def test_function_environment_is_the_shared_contract_set(
     }.get(logical_id, {})
 
     assert set(variables) == CONTRACT_ENVIRONMENT | set(own)
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "Payments"
+    # Each stack's EMF series live in its own namespace, so environments in one account never mix.
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == {
+        "Fn::Sub": "Payments/${Environment}-${EnvironmentSuffix}"
+    }
     assert variables["AUDIT_SHARDS"] == {"Ref": "AuditShards"}
     assert {name: variables[name] for name in own} == own
 

@@ -393,7 +393,13 @@ def get_audit(
         Query(description="ISO-8601, exclusive; default now.", json_schema_extra={"format": "date-time"}),
     ] = None,
     action: Annotated[str | None, Query(max_length=64, description="e.g. payment.received")] = None,
-    outcome: Annotated[str | None, Query(max_length=64, description="e.g. SETTLED, DECLINED")] = None,
+    outcome: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="One of received, conflict, passed, rejected, error, settled, declined, failed.",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     next_token: Annotated[str | None, Query(max_length=4096)] = None,
 ) -> AuditRangeResponse:
@@ -420,14 +426,15 @@ def get_audit_counters(
     dashboard: Dashboard,
     ports: Adapters,
     day: Annotated[
-        str,
+        str | None,
         Query(
             pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-            description="UTC day, YYYY-MM-DD.",
+            description="UTC day, YYYY-MM-DD; default today.",
             json_schema_extra={"format": "date"},
         ),
-    ],
+    ] = None,
 ) -> AuditCountersResponse:
+    day = day or utc_now().strftime("%Y-%m-%d")
     return AuditCountersResponse(day=day, counters=ports.audit.counters(logic.check_day(day)))
 
 

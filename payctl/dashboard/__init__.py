@@ -1,0 +1,1 @@
+"""Dashboards over the audit API: the figures (one module), and the terminal view of them."""

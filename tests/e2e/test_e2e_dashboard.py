@@ -1,0 +1,66 @@
+"""payctl dashboard against the running stack: its figures equal a direct count in the audit table."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from payctl.dashboard.figures import TERMINAL_ACTIONS
+
+
+def _terminal_rows(aws, table):
+    rows = []
+    paginator = aws("dynamodb").get_paginator("scan")
+    for page in paginator.paginate(
+        TableName=table,
+        FilterExpression="#action IN (:s, :d, :f)",
+        ExpressionAttributeNames={"#action": "action", "#at": "at"},
+        ExpressionAttributeValues={
+            ":s": {"S": "payment.settled"},
+            ":d": {"S": "payment.declined"},
+            ":f": {"S": "payment.failed"},
+        },
+        ProjectionExpression="#action, #at",
+    ):
+        rows.extend((item["action"]["S"], item["at"]["S"]) for item in page["Items"])
+    return rows
+
+
+def test_the_dashboards_totals_equal_a_direct_count(
+    local_stack, api, api_key, aws, payment, payctl, queue_drained, wait, wait_for_status
+):
+    items = [{"idempotency_key": f"dash-{n}-{payment()['reference']}", **payment()} for n in range(3)]
+    items.append(
+        {"idempotency_key": f"dash-x-{payment()['reference']}", **payment(currency="JPY", amount="10")}
+    )
+    results = api.post("/payments/batch", {"payments": items}).json()["results"]
+    for result in results:
+        wait_for_status(result["transaction_id"])
+    queue_drained()
+    table = local_stack.outputs["AuditTableName"]
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    dashboard_key = local_stack.api_key_value("DashboardApiKeyId")
+
+    def counters_caught_up():
+        direct = Counter(action for action, at in _terminal_rows(aws, table) if at.startswith(day))
+        counters = api.get(f"/audit/counters?day={day}", api_key=dashboard_key).json()["counters"]
+        return direct if all(counters.get(a, 0) == direct[a] for a in TERMINAL_ACTIONS) else None
+
+    # The day's counters are added up from the audit table's stream, a few seconds behind the rows.
+    direct_today = wait(counters_caught_up, timeout=60, interval=1, what="the counters to count every row")
+
+    figures = json.loads(payctl("dashboard", "--json").stdout)
+
+    generated = datetime.fromisoformat(figures["generated_at"].replace("Z", "+00:00"))
+    since = (generated - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
+    direct_hour = Counter(action for action, at in _terminal_rows(aws, table) if at >= since)
+    assert figures["today"] == {
+        **{w: direct_today[a] for a, w in TERMINAL_ACTIONS.items()},
+        "received": figures["today"]["received"],
+    }
+    assert figures["last_hour"] == {w: direct_hour[a] for a, w in TERMINAL_ACTIONS.items()}
+    assert sum(count for _, count in figures["per_minute"]) == sum(direct_hour.values())
+    assert figures["last_hour"]["declined"] >= 1 and figures["top_reasons"]
+    assert figures["latency_p50"] is not None and figures["latency_p95"] >= figures["latency_p50"]
+    assert figures["dlq_depth"] == 0
