@@ -305,7 +305,7 @@ class ApiFront:
 
     def _handle(self, request: HttpRequest, request_id: str) -> HttpResponse:
         path = urlsplit(request.raw_path).path
-        docs = self._docs(request.method, path, request_id)
+        docs = self._docs(request.method, path, request_id) or self._dashboard(request.method, path)
         if docs is not None:
             return docs
         resource_path = self._strip_stage(path)
@@ -420,6 +420,16 @@ class ApiFront:
         if path == "/openapi.json":
             return HttpResponse(200, [("Content-Type", "application/json")], spec.encode())
         return HttpResponse(200, [("Content-Type", "text/html; charset=utf-8")], swagger_html(spec).encode())
+
+    def _dashboard(self, method: str, path: str) -> HttpResponse | None:
+        """The web dashboard at ``/dashboard/``, pointed at this stage (the page is static otherwise)."""
+        if method != "GET" or path not in ("/dashboard", "/dashboard/"):
+            return None
+        from payctl.dashboard.web import page
+
+        return HttpResponse(
+            200, [("Content-Type", "text/html; charset=utf-8")], page(f"/{self.api.stage_name}")
+        )
 
 
 def swagger_html(spec: str) -> str:
