@@ -27,6 +27,21 @@ def _terminal_rows(aws, table):
     return rows
 
 
+def counted_today(api, aws, wait, table, dashboard_key) -> Counter[str]:
+    """Today's terminal rows counted directly, once the day's counters agree with them.
+
+    The counters are added up from the audit table's stream, a few seconds behind the rows.
+    """
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+
+    def caught_up():
+        direct = Counter(action for action, at in _terminal_rows(aws, table) if at.startswith(day))
+        counters = api.get(f"/audit/counters?day={day}", api_key=dashboard_key).json()["counters"]
+        return direct if all(counters.get(a, 0) == direct[a] for a in TERMINAL_ACTIONS) else None
+
+    return wait(caught_up, timeout=60, interval=1, what="the counters to count every row")
+
+
 def test_the_dashboards_totals_equal_a_direct_count(
     local_stack, api, api_key, aws, payment, payctl, queue_drained, wait, wait_for_status
 ):
@@ -39,16 +54,7 @@ def test_the_dashboards_totals_equal_a_direct_count(
         wait_for_status(result["transaction_id"])
     queue_drained()
     table = local_stack.outputs["AuditTableName"]
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
-    dashboard_key = local_stack.api_key_value("DashboardApiKeyId")
-
-    def counters_caught_up():
-        direct = Counter(action for action, at in _terminal_rows(aws, table) if at.startswith(day))
-        counters = api.get(f"/audit/counters?day={day}", api_key=dashboard_key).json()["counters"]
-        return direct if all(counters.get(a, 0) == direct[a] for a in TERMINAL_ACTIONS) else None
-
-    # The day's counters are added up from the audit table's stream, a few seconds behind the rows.
-    direct_today = wait(counters_caught_up, timeout=60, interval=1, what="the counters to count every row")
+    direct_today = counted_today(api, aws, wait, table, local_stack.api_key_value("DashboardApiKeyId"))
 
     figures = json.loads(payctl("dashboard", "--json").stdout)
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections import Counter
-from datetime import UTC, datetime
 
 import pytest
 
 from payctl.dashboard.figures import TERMINAL_ACTIONS
 from tests.e2e.test_e2e_browser import CHROMIUM_FLAGS
-from tests.e2e.test_e2e_dashboard import _terminal_rows
+from tests.e2e.test_e2e_dashboard import counted_today
 
 
 def test_the_web_dashboard_shows_the_tables_counts_in_chromium(
@@ -33,16 +31,8 @@ def test_the_web_dashboard_shows_the_tables_counts_in_chromium(
     for result in results:
         wait_for_status(result["transaction_id"])
     queue_drained()
-    table = local_stack.outputs["AuditTableName"]
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
     key = local_stack.api_key_value("DashboardApiKeyId")
-
-    def counters_caught_up():
-        direct = Counter(action for action, at in _terminal_rows(aws, table) if at.startswith(day))
-        counters = api.get(f"/audit/counters?day={day}", api_key=key).json()["counters"]
-        return direct if all(counters.get(a, 0) == direct[a] for a in TERMINAL_ACTIONS) else None
-
-    direct = wait(counters_caught_up, timeout=60, interval=1, what="the counters to count every row")
+    direct = counted_today(api, aws, wait, local_stack.outputs["AuditTableName"], key)
     base = local_stack.api_url.rsplit("/", 1)[0]
 
     rendered = subprocess.run(
