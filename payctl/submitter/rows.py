@@ -63,7 +63,8 @@ def check_row(
         return Checked(number, None, None, _error("unreadable_row", read_error or "the row cannot be read"))
     payment = dict(payment)
     key = payment.pop(key_column, None)
-    card_field = find_card_data(payment)
+    # The key is checked too: the API refuses a key that looks like a card number.
+    card_field = find_card_data({key_column: key, **payment} if isinstance(key, str) else payment)
     if card_field is not None:
         # Never echo the value, as the API does not.
         return Checked(

@@ -71,6 +71,9 @@ def test_rows_are_checked_with_the_apis_payment_model_and_card_data_never_travel
     bad_amount = check_row(2, {**EXAMPLE_PAYMENT, "amount": "1.234"}, None, "idempotency_key")
     card = check_row(3, {**EXAMPLE_PAYMENT, "reference": "4242424242424242"}, None, "idempotency_key")
     unreadable = check_row(4, None, "not JSON", "idempotency_key")
+    card_key = check_row(
+        5, {"idempotency_key": "4242-4242-4242-4242", **EXAMPLE_PAYMENT}, None, "idempotency_key"
+    )
 
     assert good.error is None and good.item["idempotency_key"] == "k"
     assert bad_amount.error["code"] == "invalid_amount" and bad_amount.error["field"] == "amount"
@@ -81,6 +84,7 @@ def test_rows_are_checked_with_the_apis_payment_model_and_card_data_never_travel
     }
     assert "4242424242424242" not in json.dumps(card.error)
     assert unreadable.error["code"] == "unreadable_row"
+    assert (card_key.error["code"], card_key.error["field"]) == ("card_data_not_allowed", "idempotency_key")
 
 
 def test_a_row_set_keeps_few_intervals_for_rows_finishing_nearly_in_order():
