@@ -417,7 +417,7 @@ def get_audit(
     responses={
         200: _doc("Counts summed over the shards.", AuditCountersResponse),
         **_COMMON_ERRORS,
-        400: _doc("A bad or missing day (`invalid_request`)."),
+        400: _doc("A bad day (`invalid_request`)."),
         403: _DASHBOARDS_ONLY,
     },
     tags=["audit"],
