@@ -88,3 +88,13 @@ def rest_event(
         "body": text,
         "isBase64Encoded": False,
     }
+
+
+# A key's hex digits mapped to letters: a random uuid's digit groups, read across its dashes, can
+# pass the Luhn check and be refused as a card number.
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def unique_key(prefix: str = "key") -> str:
+    """An idempotency key no other test uses, with no run of digits in it."""
+    return f"{prefix}-{uuid.uuid4().hex.translate(_NO_DIGITS)}"

@@ -19,6 +19,7 @@ from payctl.api import ApiClient
 from payctl.local.stack import LocalStack
 from payctl.local.state import write_state
 from payctl.runtime import _state as runtime_state
+from tests.factories import unique_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -132,7 +133,7 @@ def payment() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def idempotency_key() -> Callable[[], str]:
-    return lambda: f"e2e-{uuid.uuid4()}"
+    return lambda: unique_key("e2e")
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.25, what: str = "") -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,16 +18,11 @@ import pytest
 
 from payctl.api import ApiClient
 from payctl.local.stack import LocalStack
+from tests.factories import unique_key
 
 pytestmark = pytest.mark.e2e
 
 TERMINAL = {"SETTLED", "DECLINED"}
-# Keys without digits: a long run of digits in a key could pass the Luhn check and be refused as a PAN.
-_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
-
-
-def unique_key(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex.translate(_NO_DIGITS)}"
 
 
 def _post_all(
