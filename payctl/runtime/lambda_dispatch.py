@@ -152,7 +152,7 @@ def function_spec(state: _state.RuntimeState, fn: Any) -> FunctionSpec:
         code_dir=_local_function(fn).code_dir,
         layer_dirs=_layer_dirs(state, fn),
         variables=tuple(sorted((str(k), str(v)) for k, v in (fn.environment_vars or {}).items())),
-        timeout=float(fn.timeout),
+        timeout=int(fn.timeout),
         memory_mb=int(fn.memory_size),
         concurrency=int(reserved) if reserved else state.environments.account_concurrency,
         region=state.region,

@@ -99,7 +99,7 @@ class FunctionSpec:
     code_dir: Path
     layer_dirs: tuple[Path, ...]
     variables: tuple[tuple[str, str], ...]
-    timeout: float
+    timeout: int  # seconds, a whole number as in Lambda
     memory_mb: int
     concurrency: int
     region: str

@@ -15,6 +15,7 @@ and ``4111111111111111.00`` are caught.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -142,7 +143,7 @@ def scalar_texts(value: Any) -> list[str]:
     if isinstance(value, int):
         return [str(value)]
     if isinstance(value, float):
-        return [repr(value), f"{value:.0f}"] if value == value and abs(value) != float("inf") else []
+        return [repr(value), f"{value:.0f}"] if math.isfinite(value) else []
     return [str(value)]
 
 
