@@ -52,7 +52,8 @@ def test_planted_card_data_is_found_in_every_source_and_never_quoted():
 
 def test_a_recent_epoch_in_milliseconds_is_not_card_data():
     now_ms = int(time.time() * 1000)
-    luhn_valid_now = next(t for t in range(now_ms, now_ms + 10) if luhn_valid(str(t)))
+    tens = now_ms - now_ms % 10  # one number in every run of ten that differ in the last digit passes Luhn
+    luhn_valid_now = next(t for t in range(tens, tens + 10) if luhn_valid(str(t)))
     assert looks_like_pan(str(luhn_valid_now))  # what a plain scan would flag
     sweeper = Sweeper(now_ms=now_ms)
 
