@@ -39,7 +39,7 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium; }
 
 demo: $(STAMP)
-	$(PY) -m payctl.demo
+	$(PY) -m payctl.devtools.demo
 
 test: $(STAMP) browser
 	$(PY) -m pytest
@@ -52,28 +52,28 @@ lint: $(STAMP)
 
 # The sweep uses the layer's card-data rules (shared/), which the venv does not install.
 fuzz: $(STAMP)
-	PYTHONPATH=shared $(PY) -m payctl.fuzz $(FUZZ_ARGS)
+	PYTHONPATH=shared $(PY) -m payctl.devtools.fuzz $(FUZZ_ARGS)
 
 build: $(STAMP)
-	$(PY) -m payctl.build
+	$(PY) -m payctl.devtools.build
 
 deploy: build
 	sam deploy --config-env $${SAM_CONFIG_ENV:-default}
 
 bench-local: $(STAMP)
-	$(PY) -m payctl.bench
+	$(PY) -m payctl.devtools.bench
 
 bench-coldstart: $(STAMP)
-	$(PY) -m payctl.coldstart
+	$(PY) -m payctl.devtools.coldstart
 
 cost: $(STAMP)
-	$(PY) -m payctl.cost
+	$(PY) -m payctl.devtools.cost
 
 # The same SEED replays the same fault decisions; N is the number of payments.
 SEED ?= 1
 N ?= 2000
 chaos: $(STAMP)
-	$(PY) -m payctl.chaos --seed $(SEED) --payments $(N)
+	$(PY) -m payctl.devtools.chaos --seed $(SEED) --payments $(N)
 
 # Four submitters send 1,000 payments each while the pollers drain; every accepted one must end
 # terminal. (`make test` runs the same test with 150 each.)

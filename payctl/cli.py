@@ -22,11 +22,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rich.panel import Panel
 from rich.table import Table
 
-from payctl.api import ApiUnreachable
-from payctl.connection import MissingOutput
 from payctl.local.persistence import DEFAULT_STATE_DIR, IncompatibleState
-from payctl.local.state import DEFAULT_STATE_FILE, NoRunningStack, remove_state, write_state
-from payctl.options import (
+from payctl.tools.api_client import ApiUnreachable
+from payctl.tools.connection import MissingOutput
+from payctl.tools.options import (
     CommandError,
     EndpointUrl,
     Profile,
@@ -38,9 +37,10 @@ from payctl.options import (
     errors,
     target,
 )
+from payctl.tools.stack_file import DEFAULT_STATE_FILE, NoRunningStack, remove_state, write_state
 
 if TYPE_CHECKING:
-    from payctl.local.stack import LocalStack
+    from payctl.local.local_stack import LocalStack
 
 EXAMPLE_PAYMENT = {
     "merchant_id": "m_123",
@@ -133,8 +133,8 @@ def local_up(
     ] = 30.0,
 ) -> None:
     """Start the stack and serve it until Ctrl-C."""
-    from payctl.local.api_gateway import PortInUse
-    from payctl.local.stack import LocalStack
+    from payctl.local.api_front import PortInUse
+    from payctl.local.local_stack import LocalStack
     from payctl.runtime import DeployFailed
 
     parameters = _parse_params([*(params or []), *(overrides or [])])
@@ -227,7 +227,7 @@ def local_status(
     endpoint_url: EndpointUrl = None,
 ) -> None:
     """Queue, in-flight and DLQ depth; transactions by status; today's audit counters."""
-    from payctl.operator.status import stack_status
+    from payctl.tools.operator.status import stack_status
 
     connection = connect(target(state_file, stack_name, region, profile, endpoint_url))
     status = stack_status(connection, scan_statuses=not no_scan)
@@ -295,9 +295,9 @@ def get_api_key(
 
 
 def _register() -> None:
-    from payctl.dashboard import cli as dashboard_cli
-    from payctl.operator.cli import dlq_app
-    from payctl.submitter import cli as submitter_cli
+    from payctl.tools.dashboard import cli as dashboard_cli
+    from payctl.tools.operator.cli import dlq_app
+    from payctl.tools.submitter import cli as submitter_cli
 
     submitter_cli.register(app)
     app.add_typer(dlq_app, name="dlq")

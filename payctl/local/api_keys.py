@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from payctl.local.api_gateway import ApiKey, PlanBinding
+from payctl.local.api_front import ApiKey, PlanBinding
 from payctl.local.throttle import QuotaPeriod, UsagePlanLimits
 
 # API Gateway itself takes a few seconds to apply a key or plan change; so does this cache.

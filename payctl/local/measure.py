@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from payctl.operator.queues import queue_depth
-from payctl.operator.status import audit_counters
+from payctl.tools.operator.queues import queue_depth
+from payctl.tools.operator.status import audit_counters
 
 # The audit action the settlement step writes when a payment reaches each terminal status.
 TERMINAL_ACTIONS = {"payment.settled": "SETTLED", "payment.declined": "DECLINED", "payment.failed": "FAILED"}

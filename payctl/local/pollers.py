@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from payctl.local.ops import make_visible
 from payctl.runtime.dynamodb_streams import StreamPoller
 from payctl.runtime.sqs_event_sources import EventSource, EventSourcePoller, PollResult
+from payctl.tools.operator.queues import make_visible
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import unquote
 
-from payctl.local.template import (
+from payctl.local.template_parameters import (
     as_bool,
     merged_globals,
     resolve,

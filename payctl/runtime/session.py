@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal
 
 from payctl.runtime import (
     _state,
-    api_gateway,
+    apigateway_resources,
     dynamodb,
     dynamodb_streams,
     execution_names,
@@ -57,7 +57,7 @@ SHIMS = (
     sqs_event_sources,
     dynamodb_streams,
     execution_names,
-    api_gateway,
+    apigateway_resources,
     powertools,
     metering,
     sqs_redrive,

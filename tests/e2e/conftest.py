@@ -15,10 +15,10 @@ from typing import Any
 import boto3
 import pytest
 
-from payctl.api import ApiClient
-from payctl.local.stack import LocalStack
-from payctl.local.state import write_state
+from payctl.local.local_stack import LocalStack
 from payctl.runtime import _state as runtime_state
+from payctl.tools.api_client import ApiClient
+from payctl.tools.stack_file import write_state
 from tests.factories import unique_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

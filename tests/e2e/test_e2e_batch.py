@@ -7,7 +7,7 @@ import uuid
 from boto3.dynamodb.types import TypeDeserializer
 
 from payctl.local.measure import statuses_of
-from payctl.submitter.send import MAX_BATCH_ITEMS
+from payctl.tools.submitter.send import MAX_BATCH_ITEMS
 
 # Items the API itself must reject, each for a different reason.
 INVALID = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from payctl.card_sweep import sweep
+from payctl.devtools.card_sweep import sweep
 
 pytestmark = [pytest.mark.e2e, pytest.mark.card_sweep]
 

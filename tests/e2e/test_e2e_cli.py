@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from payctl.submitter.journal import read_results
+from payctl.tools.submitter.journal import read_results
 
 
 def test_get_api_key_reveals_the_generated_value_only_when_asked(payctl, local_stack, api_key):

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from payctl.api import ApiClient
-from payctl.local.stack import LocalStack
+from payctl.local.local_stack import LocalStack
+from payctl.tools.api_client import ApiClient
 from tests.factories import unique_key
 
 pytestmark = pytest.mark.e2e

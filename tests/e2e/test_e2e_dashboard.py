@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from payctl.dashboard.figures import TERMINAL_ACTIONS
+from payctl.tools.dashboard.figures import TERMINAL_ACTIONS
 
 
 def _terminal_rows(aws, table):

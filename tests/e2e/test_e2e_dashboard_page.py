@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from payctl.dashboard.figures import TERMINAL_ACTIONS
+from payctl.tools.dashboard.figures import TERMINAL_ACTIONS
 from tests.e2e.test_e2e_browser import CHROMIUM_FLAGS
 from tests.e2e.test_e2e_dashboard import counted_today
 

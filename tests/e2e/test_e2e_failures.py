@@ -6,9 +6,9 @@ import json
 import time
 from contextlib import contextmanager
 
-from payctl.connection import Connection
 from payctl.local.pollers import LONG_POLL_SECONDS, SqsPoller
-from payctl.operator.dlq import Dlq
+from payctl.tools.connection import Connection
+from payctl.tools.operator.dlq import Dlq
 
 # A Lambda service error the workflow's Retry list does not name, so each attempt fails at once
 # and goes straight to the Catch (RecordFailure): the same path as an exhausted retry, faster.

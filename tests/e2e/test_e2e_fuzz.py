@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from payctl.fuzz import run_schemathesis
+from payctl.devtools.fuzz import run_schemathesis
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ import uuid
 
 import boto3
 
-from payctl.api import ApiClient
-from payctl.runtime.template import load_template
+from payctl.runtime.cfn_yaml import load_template
+from payctl.tools.api_client import ApiClient
 
 
 def _gateway_response_message(local_stack, response_type):

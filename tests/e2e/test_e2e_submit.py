@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 
-from payctl.submitter.journal import read_results
+from payctl.tools.submitter.journal import read_results
 from tests.e2e.conftest import REPO_ROOT
 
 CSV_COLUMNS = [

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from payctl import build
-from payctl.runtime.template import load_template
+from payctl.devtools import build
+from payctl.runtime.cfn_yaml import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from payctl.local.api_gateway import (
+from payctl.local.api_front import (
     ApiFront,
     ApiHttpServer,
     ApiKey,

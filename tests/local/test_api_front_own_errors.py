@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from payctl.local.api_gateway import MAX_PAYLOAD_BYTES, ApiFront, ApiHttpServer, PlanBinding, StaticKeyStore
+from payctl.local.api_front import MAX_PAYLOAD_BYTES, ApiFront, ApiHttpServer, PlanBinding, StaticKeyStore
 from payctl.local.routes import api_definitions
-from payctl.local.template import parameter_values
+from payctl.local.template_parameters import parameter_values
 from payctl.local.throttle import UsagePlanLimits
-from payctl.runtime.template import load_template
+from payctl.runtime.cfn_yaml import load_template
 from tests.local.test_api_front import KEY
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

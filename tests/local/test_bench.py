@@ -12,7 +12,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_one_benchmark_mode_reports_a_complete_run():
     done = subprocess.run(
-        [sys.executable, "-m", "payctl.bench", "--one", "process", "--count", "6", "--timeout", "120"],
+        [
+            sys.executable,
+            "-m",
+            "payctl.devtools.bench",
+            "--one",
+            "process",
+            "--count",
+            "6",
+            "--timeout",
+            "120",
+        ],
         capture_output=True,
         text=True,
         check=False,

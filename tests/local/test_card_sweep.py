@@ -9,7 +9,7 @@ import time
 import boto3
 from moto import mock_aws
 
-from payctl.card_sweep import Sweeper, sweep
+from payctl.devtools.card_sweep import Sweeper, sweep
 from payments_core.carddata import looks_like_pan, luhn_valid
 
 PAN = "4111 1111 1111 1111"

@@ -10,7 +10,7 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from payctl.chaos import FUNCTIONS, Snapshot, chaos_payments, check, fault_plan
+from payctl.devtools.chaos import FUNCTIONS, Snapshot, chaos_payments, check, fault_plan
 from payctl.runtime.faults import Kind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ def test_a_200_payment_run_under_every_kind_of_fault_loses_nothing(tmp_path):
         [
             sys.executable,
             "-m",
-            "payctl.chaos",
+            "payctl.devtools.chaos",
             *("--payments", "200", "--seed", "7", "--timeout", "240"),
             *("--report", str(report), "--lambda-log", str(tmp_path / "lambda.log")),
         ],

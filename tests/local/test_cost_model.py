@@ -24,7 +24,7 @@ PINNED = {
 def test_requests_and_write_units_per_payment_are_what_they_were(tmp_path: Path):
     out = tmp_path / "cost.json"
     done = subprocess.run(
-        [sys.executable, "-m", "payctl.cost", "--batch", "20", "--single", "4", "--json", str(out)],
+        [sys.executable, "-m", "payctl.devtools.cost", "--batch", "20", "--single", "4", "--json", str(out)],
         capture_output=True,
         text=True,
         check=False,

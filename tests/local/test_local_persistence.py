@@ -8,8 +8,8 @@ from pathlib import Path
 
 import boto3
 
-from payctl.api import ApiClient
-from payctl.local.stack import LocalStack
+from payctl.local.local_stack import LocalStack
+from payctl.tools.api_client import ApiClient
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PARAMETERS = {"EnvironmentSuffix": "persist"}

@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payctl.local.api_gateway import PortInUse
-from payctl.local.stack import LocalStack, MotoServer
+from payctl.local.api_front import PortInUse
+from payctl.local.local_stack import LocalStack, MotoServer
 from payctl.runtime import _state as runtime_state
 
 

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payctl.connection import Connection
-from payctl.operator.dlq import Dlq, Selection
+from payctl.tools.connection import Connection
+from payctl.tools.operator.dlq import Dlq, Selection
 
 REGION = "us-east-1"
 

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from payctl.local.measure import NotDone, counters_over, statuses_of, wait_until_done
-from payctl.operator.status import audit_counters, counts_by_status
+from payctl.tools.operator.status import audit_counters, counts_by_status
 
 REGION = "us-east-1"
 

@@ -10,8 +10,8 @@ import pytest
 import typer
 
 from payctl.cli import EXAMPLE_PAYMENT, app, main
-from payctl.connection import Connection
-from payctl.local.state import NoRunningStack, read_state, remove_state, write_state
+from payctl.tools.connection import Connection
+from payctl.tools.stack_file import NoRunningStack, read_state, remove_state, write_state
 
 
 def test_commands_without_a_running_stack_say_how_to_start_one(tmp_path, capsys):

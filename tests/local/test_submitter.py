@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import pytest
 
-from payctl.api import ApiResponse, ApiUnreachable
 from payctl.cli import EXAMPLE_PAYMENT
-from payctl.submitter.journal import Journal, JournalError, RowSet, read_results
-from payctl.submitter.reader import InputError, read_rows
-from payctl.submitter.rows import check_row, derived_key
-from payctl.submitter.send import Backoff, BatchSender, RunStopped, retry_after_seconds, submit
+from payctl.tools.api_client import ApiResponse, ApiUnreachable
+from payctl.tools.submitter.journal import Journal, JournalError, RowSet, read_results
+from payctl.tools.submitter.reader import InputError, read_rows
+from payctl.tools.submitter.rows import check_row, derived_key
+from payctl.tools.submitter.send import Backoff, BatchSender, RunStopped, retry_after_seconds, submit
 
 
 def _rows(data: bytes, name: str = "-"):

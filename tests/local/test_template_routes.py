@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from payctl.local.routes import IMPLICIT_API, IMPLICIT_STAGE, NoRoute, Route, RouteTable, api_definitions
-from payctl.local.template import Unresolvable, parameter_values, resolve
+from payctl.local.template_parameters import Unresolvable, parameter_values, resolve
 from payctl.local.throttle import QuotaPeriod
-from payctl.runtime.template import load_template
+from payctl.runtime.cfn_yaml import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 

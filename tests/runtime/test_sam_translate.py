@@ -9,13 +9,13 @@ from pathlib import Path
 import boto3
 import pytest
 
+from payctl.runtime.cfn_yaml import load_template
 from payctl.runtime.sam_translate import (
     ArtifactStager,
     UnknownManagedPolicy,
     stage_local_artifacts,
     translate,
 )
-from payctl.runtime.template import load_template
 
 FIXTURE_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "template.yaml"
 

@@ -13,9 +13,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from payctl.local.state import DEFAULT_STATE_FILE
-from payctl.operator.dlq import Dlq, DlqMessage, Selection
-from payctl.options import (
+from payctl.tools.operator.dlq import Dlq, DlqMessage, Selection
+from payctl.tools.options import (
     CommandError,
     EndpointUrl,
     Profile,
@@ -27,6 +26,7 @@ from payctl.options import (
     errors,
     target,
 )
+from payctl.tools.stack_file import DEFAULT_STATE_FILE
 
 dlq_app = typer.Typer(
     help="Inspect, replay and drop the dead-letter queue's messages; SQS's own move tasks.",

@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 
-from payctl.local.api_gateway import (
+from payctl.local.api_front import (
     ApiFront,
     ApiHttpServer,
     HttpRequest,
@@ -40,12 +40,12 @@ from payctl.local.persistence import (
 )
 from payctl.local.pollers import PollerGroup, SqsPoller, StreamPollerLoop
 from payctl.local.routes import ApiDefinition, Route, RouteMatch, api_definitions
-from payctl.local.template import parameter_values
+from payctl.local.template_parameters import parameter_values
 from payctl.runtime import Stack, deploy, moto_session
 from payctl.runtime import _state as runtime_state
+from payctl.runtime.cfn_yaml import load_template
 from payctl.runtime.lambda_environments import DEFAULT_ACCOUNT_CONCURRENCY
 from payctl.runtime.session import LambdaMode
-from payctl.runtime.template import load_template
 
 logger = logging.getLogger(__name__)
 

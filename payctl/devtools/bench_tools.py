@@ -1,12 +1,12 @@
 """Benchmarks of the users' tools on the local stack (run once each; not tests).
 
-``python -m payctl.bench_tools submit [--rows 100000]``
+``python -m payctl.devtools.bench_tools submit [--rows 100000]``
     Starts the local stack with its SQS pollers off (the benchmark measures the submitter and
     the accept path, not the workflow draining behind it), writes a JSON Lines file of valid
     payments, and runs ``payctl submit`` on it in its own process, as a submitter would. Reports
     rows/s over the wall time of that process, its peak resident memory (VmHWM), and its CPU time.
 
-``python -m payctl.bench_tools audit [--rows 100000] [--repeat 20]``
+``python -m payctl.devtools.bench_tools audit [--rows 100000] [--repeat 20]``
     Starts the local stack, writes audit rows for the current hour straight into its audit table
     with BatchWriteItem (keys and index attributes as the audit writer makes them), then times
     ``GET /audit?limit=100`` through the API front with the dashboards' key: first page and a
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import boto3
 
-from payctl.api import ApiClient
-from payctl.local.state import write_state
+from payctl.tools.api_client import ApiClient
+from payctl.tools.stack_file import write_state
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PARAMETERS = {
     "EnvironmentSuffix": "bench",
     "ApiThrottleRateLimit": "10000",
@@ -68,7 +68,7 @@ def _payment(index: int) -> dict[str, object]:
 
 
 def bench_submit(rows: int, concurrency: int) -> dict[str, object]:
-    from payctl.local.stack import LocalStack
+    from payctl.local.local_stack import LocalStack
 
     with (
         tempfile.TemporaryDirectory() as folder,
@@ -103,7 +103,7 @@ def bench_submit(rows: int, concurrency: int) -> dict[str, object]:
 
 
 def bench_audit(rows: int, repeat: int) -> dict[str, object]:
-    from payctl.local.stack import LocalStack
+    from payctl.local.local_stack import LocalStack
     from payments_core.audit import _gsi_keys
 
     with LocalStack(ROOT / "template.yaml", PARAMETERS, api_port=0, serve_moto=False, pollers=False) as local:

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from payctl.api import ApiClient, ApiUnreachable
-from payctl.submitter.journal import Journal
-from payctl.submitter.rows import Checked
+from payctl.tools.api_client import ApiClient, ApiUnreachable
+from payctl.tools.submitter.journal import Journal
+from payctl.tools.submitter.rows import Checked
 
 MAX_BATCH_ITEMS = 500
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})

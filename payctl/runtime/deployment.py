@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 
 from payctl.runtime import _state, faults
+from payctl.runtime.cfn_yaml import load_template
 from payctl.runtime.dynamodb_streams import StreamPoller, StreamSource, stream_sources_for_function
 from payctl.runtime.execution_names import require_name
 from payctl.runtime.lambda_dispatch import cold_start
@@ -24,7 +25,6 @@ from payctl.runtime.sqs_event_sources import (
     PollResult,
     event_sources_for_function,
 )
-from payctl.runtime.template import load_template
 
 logger = logging.getLogger(__name__)
 

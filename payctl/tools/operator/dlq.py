@@ -25,10 +25,10 @@ from typing import Any
 import jmespath
 from botocore.exceptions import ClientError
 
-from payctl.connection import Connection
-from payctl.operator.audit import OperatorAudit
-from payctl.operator.queues import SQS_BATCH, make_visible
-from payctl.operator.status import audit_shards
+from payctl.tools.connection import Connection
+from payctl.tools.operator.audit import OperatorAudit
+from payctl.tools.operator.queues import SQS_BATCH, make_visible
+from payctl.tools.operator.status import audit_shards
 from payments_core.completion import MARKER_ROWS
 from payments_core.models import Status
 

@@ -425,7 +425,7 @@ class ApiFront:
         """The web dashboard at ``/dashboard/``, pointed at this stage (the page is static otherwise)."""
         if method != "GET" or path not in ("/dashboard", "/dashboard/"):
             return None
-        from payctl.dashboard.web import page
+        from payctl.tools.dashboard.web import page
 
         return HttpResponse(
             200, [("Content-Type", "text/html; charset=utf-8")], page(f"/{self.api.stage_name}")

@@ -23,9 +23,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from payctl.api import ApiClient
-from payctl.local.state import DEFAULT_STATE_FILE
-from payctl.options import (
+from payctl.tools.api_client import ApiClient
+from payctl.tools.options import (
     ApiKey,
     ApiUrl,
     CommandError,
@@ -39,10 +38,11 @@ from payctl.options import (
     errors,
     target,
 )
-from payctl.submitter.journal import Journal
-from payctl.submitter.reader import FORMATS, Row, read_rows
-from payctl.submitter.rows import KEY_COLUMN, Checked, check_row
-from payctl.submitter.send import (
+from payctl.tools.stack_file import DEFAULT_STATE_FILE
+from payctl.tools.submitter.journal import Journal
+from payctl.tools.submitter.reader import FORMATS, Row, read_rows
+from payctl.tools.submitter.rows import KEY_COLUMN, Checked, check_row
+from payctl.tools.submitter.send import (
     MAX_BATCH_ITEMS,
     RETRYABLE_STATUSES,
     BatchSender,
@@ -174,7 +174,7 @@ def submit_command(
     endpoint_url: EndpointUrl = None,
 ) -> int:
     """Submit a file of payments to POST /payments/batch, streaming it at constant memory."""
-    from payctl.submitter.send import Backoff
+    from payctl.tools.submitter.send import Backoff
 
     if results is None and not dry_run:
         if source == "-":

@@ -28,9 +28,9 @@ from typing import Any
 
 import boto3
 
-from payctl.card_sweep import SweepReport, sweep
+from payctl.devtools.card_sweep import SweepReport, sweep
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 DASHBOARD_PATHS = "^/audit"
 FUZZ_PARAMETERS = {
@@ -122,7 +122,7 @@ def run_schemathesis(
             timeout=timeout,
             cwd=tmp,
             check=False,
-            env={**os.environ, "SCHEMATHESIS_HOOKS": "payctl.fuzz_hooks"},
+            env={**os.environ, "SCHEMATHESIS_HOOKS": "payctl.devtools.fuzz_hooks"},
         )
         seconds = time.monotonic() - started
         cases, failures, errors = _counts(report)
@@ -208,12 +208,14 @@ def wait_drained(sqs: Any, queue_url: str, timeout: float = 600) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m payctl.fuzz", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m payctl.devtools.fuzz", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--max-examples", type=int, default=400, help="cases per operation and phase")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
 
-    from payctl.local.stack import LocalStack
+    from payctl.local.local_stack import LocalStack
 
     def say(text: str) -> None:
         os.write(terminal, (text + "\n").encode())

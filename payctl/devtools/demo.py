@@ -33,7 +33,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from payctl.api import ApiClient
 from payctl.local.measure import (
     TERMINAL_STATUSES,
     counters_over,
@@ -42,10 +41,11 @@ from payctl.local.measure import (
     timestamp,
 )
 from payctl.local.pollers import LONG_POLL_SECONDS
-from payctl.operator.queues import queue_depth
-from payctl.submitter.send import submit_payments
+from payctl.tools.api_client import ApiClient
+from payctl.tools.operator.queues import queue_depth
+from payctl.tools.submitter.send import submit_payments
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 DEMO_PARAMETERS = {"EnvironmentSuffix": "demo", "ConsumerMaxConcurrency": "2"}
 DEMO_VISIBILITY_SECONDS = 4
@@ -62,7 +62,7 @@ def _transactions(dynamodb: Any, table: str) -> list[dict[str, Any]]:
 
 
 def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -> int:
-    from payctl.local.stack import LocalStack
+    from payctl.local.local_stack import LocalStack
 
     payments = json.loads(batch_file.read_text())["payments"]
     poison = json.loads(poison_file.read_text())

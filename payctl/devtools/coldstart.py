@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from payctl.build import _compile, _ignore, build_layer, find_interpreter, runtime_python
-from payctl.runtime.template import load_template
+from payctl.devtools.build import _compile, _ignore, build_layer, find_interpreter, runtime_python
+from payctl.runtime.cfn_yaml import load_template
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / ".aws-sam" / "coldstart"
 HOST_PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64"),

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from payctl.api import ApiClient
-from payctl.connection import Connection, Target, resolve_connection
-from payctl.local.state import DEFAULT_STATE_FILE
+from payctl.tools.api_client import ApiClient
+from payctl.tools.connection import Connection, Target, resolve_connection
+from payctl.tools.stack_file import DEFAULT_STATE_FILE
 
 console = Console()
 errors = Console(stderr=True)

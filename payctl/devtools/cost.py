@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MILLION = 1_000_000
 GIB = 1024**3
 
@@ -124,7 +124,7 @@ class TemplateFacts:
 
 
 def template_facts(path: Path) -> TemplateFacts:
-    from payctl.runtime.template import load_template
+    from payctl.runtime.cfn_yaml import load_template
 
     template = load_template(path)
     defaults = template.get("Globals", {}).get("Function", {})
@@ -172,7 +172,7 @@ class PathRun:
 
 
 def cost_payments(count: int, run: str) -> list[dict[str, Any]]:
-    from payctl.bench import bench_payments
+    from payctl.devtools.bench import bench_payments
 
     return bench_payments(count, run)
 
@@ -198,9 +198,9 @@ def _drain(local: Any) -> None:
 
 
 def run_path(name: str, count: int, *, single: bool, stream: _CountingStream) -> PathRun:
-    from payctl.api import ApiClient
-    from payctl.local.stack import LocalStack
+    from payctl.local.local_stack import LocalStack
     from payctl.runtime import metering
+    from payctl.tools.api_client import ApiClient
 
     with LocalStack(ROOT / "template.yaml", api_port=0, serve_moto=False, pollers=False) as local:
         client = ApiClient(local.api_url, local.api_key_value())

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from payctl.api import ApiClient
+from payctl.tools.api_client import ApiClient
 
 # The audit actions that end a payment, by the outcome word GET /audit gives them.
 TERMINAL_ACTIONS = {"payment.settled": "settled", "payment.declined": "declined", "payment.failed": "failed"}

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from payctl.local.state import DEFAULT_STATE_FILE, read_state
+from payctl.tools.stack_file import DEFAULT_STATE_FILE, read_state
 
 # moto accepts any credentials; these only keep botocore from looking for real ones.
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

@@ -32,11 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from payctl.api import ApiClient
 from payctl.local.measure import TERMINAL_STATUSES, NotDone, percentile, timestamp, wait_until_done
-from payctl.submitter.send import submit_payments
+from payctl.tools.api_client import ApiClient
+from payctl.tools.submitter.send import submit_payments
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def bench_payments(count: int, run: str) -> list[dict[str, Any]]:
@@ -119,7 +119,7 @@ def run_one(
 ) -> dict[str, Any]:
     import boto3
 
-    from payctl.local.stack import LocalStack
+    from payctl.local.local_stack import LocalStack
 
     speedups, lambda_mode = MODES[mode]
     with LocalStack(
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_baseline and "stock" not in modes:
         modes.append("stock")
     for mode in modes:
-        command = [sys.executable, "-m", "payctl.bench", "--one", mode, "--count", str(args.count)]
+        command = [sys.executable, "-m", "payctl.devtools.bench", "--one", mode, "--count", str(args.count)]
         command += ["--baseline-count", str(args.baseline_count), "--timeout", str(args.timeout)]
         print(f"running {mode} ...", flush=True)
         done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)

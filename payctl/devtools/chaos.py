@@ -9,7 +9,7 @@
    declines) to ``/payments/batch``, resending what the API refused or lost, as a client would.
 3. Drains the queue: waits on the truth (queue depth, messages in flight) with a deadline.
 4. Lifts the faults, replays the DLQ through the operator's path (``payctl dlq replay``'s code,
-   ``payctl.operator.dlq``, over the moto server as another process would), and drains again.
+   ``payctl.tools.operator.dlq``, over the moto server as another process would), and drains again.
 5. Checks conservation in the tables and prints the seed, a conservation table, the faults that
    fired and every violation with its transaction id. Exits 1 on any violation.
 
@@ -43,17 +43,17 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from payctl.api import ApiClient
-from payctl.connection import Connection
-from payctl.operator.dlq import Dlq, Selection
-from payctl.operator.queues import queue_depth
-from payctl.operator.status import COUNTER_PREFIX
 from payctl.runtime import faults, set_retry_wait_scale
 from payctl.runtime.faults import FaultPlan, Kind, Rule
 from payctl.runtime.session import LambdaMode
-from payctl.submitter.send import submit_payments
+from payctl.tools.api_client import ApiClient
+from payctl.tools.connection import Connection
+from payctl.tools.operator.dlq import Dlq, Selection
+from payctl.tools.operator.queues import queue_depth
+from payctl.tools.operator.status import COUNTER_PREFIX
+from payctl.tools.submitter.send import submit_payments
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHAOS_PARAMETERS = {
     "EnvironmentSuffix": "chaos",
     "ApiThrottleRateLimit": "1000",
@@ -442,7 +442,7 @@ def run(
 ) -> ChaosResult:
     import boto3
 
-    from payctl.local.stack import LocalStack
+    from payctl.local.local_stack import LocalStack
 
     started = time.monotonic()
     phases: dict[str, float] = {}

@@ -13,11 +13,10 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from payctl.connection import MissingOutput
-from payctl.dashboard.figures import DashboardUnavailable, Figures, compute
-from payctl.local.state import DEFAULT_STATE_FILE, NoRunningStack
-from payctl.operator.queues import queue_depth
-from payctl.options import (
+from payctl.tools.connection import MissingOutput
+from payctl.tools.dashboard.figures import DashboardUnavailable, Figures, compute
+from payctl.tools.operator.queues import queue_depth
+from payctl.tools.options import (
     ApiUrl,
     CommandError,
     DashboardKey,
@@ -31,6 +30,7 @@ from payctl.options import (
     console,
     target,
 )
+from payctl.tools.stack_file import DEFAULT_STATE_FILE, NoRunningStack
 
 EPILOG = """**Examples**
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import yaml
 
-from payctl.runtime.template import load_template
+from payctl.runtime.cfn_yaml import load_template
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_17_aarch64", "manylinux_2_28_aarch64")
 # The Lambda Python runtime already carries boto3 and its dependencies. aws-xray-sdk pulls in
 # botocore; a second copy in the layer would shadow the runtime's and could mismatch its boto3.

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from payctl.connection import Connection
-from payctl.operator.queues import QueueDepth, queue_depth
+from payctl.tools.connection import Connection
+from payctl.tools.operator.queues import QueueDepth, queue_depth
 
 # The audit table's counter items (payments_core.audit): pk "counter#<YYYY-MM-DD>", sk the action.
 # The shard count still spreads the rows' index keys (gsi1pk) over partitions.
