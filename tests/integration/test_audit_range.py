@@ -8,8 +8,9 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from payments_core.audit import OUTCOME_VOCABULARY, AuditEvent, AuditReader, AuditWriter
+from payments_core.audit import OUTCOME_VOCABULARY, AuditEvent, AuditReader, AuditWriter, shard_page_size
 from payments_core.clock import parse_iso
+from payments_core.ids import shard_of
 
 ROWS = 60
 
@@ -98,3 +99,32 @@ def test_outcome_is_one_lower_case_vocabulary_and_filters_by_it(stack, day_of_ro
         "declined",
         "failed",
     }
+
+
+def test_a_shard_holding_the_whole_range_is_read_page_after_page_in_order(stack):
+    """Skew: every row on one shard. Its small first page runs out and the merge reads on."""
+    dynamodb = boto3.client("dynamodb")
+    writer = AuditWriter(stack.outputs["AuditTableName"], dynamodb=dynamodb)
+    start = parse_iso(f"{_day()}T08:00:00Z")
+    ids = [str(uuid.uuid4()) for _ in range(2000)]
+    same_shard = [tid for tid in ids if shard_of(tid, 16) == 5][:30]
+    for index, transaction_id in enumerate(same_shard):
+        event = AuditEvent(
+            transaction_id, "settlement", "settled", "payment.settled", "settlement", {}, "SETTLED"
+        )
+        writer.append(event, at=start + timedelta(seconds=index))
+    queries = []
+    dynamodb.meta.events.register("after-call.dynamodb.Query", lambda parsed, **_: queries.append(parsed))
+
+    rows, token = _reader(stack, dynamodb).range(start, start + timedelta(hours=1), limit=25)
+
+    assert [row["transaction_id"] for row in rows] == same_shard[:25] and token is not None
+    assert shard_page_size(25, 16) == 8
+    assert len(queries) == 15 + 4  # 15 empty shards, and the full one read 8 rows at a time
+
+
+@pytest.mark.parametrize(
+    ("limit", "size"), [(1, 1), (3, 3), (8, 8), (25, 8), (50, 10), (100, 19), (500, 94), (1000, 188)]
+)
+def test_each_shard_reads_about_three_times_its_share_of_a_page(limit, size):
+    assert shard_page_size(limit, 16) == size
