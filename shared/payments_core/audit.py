@@ -61,10 +61,31 @@ class AuditEvent:
     outcome: str | None = None
 
 
-class AuditSink(Protocol):
+class AuditPort(Protocol):
     """What a step's logic needs of the audit table: the writer, or a fake in tests."""
 
-    def append(self, event: AuditEvent) -> bool: ...
+    def append(self, event: AuditEvent, *, at: datetime | None = None) -> bool:
+        """Write the row once, stamped ``at`` (default now). False if this row already exists."""
+        ...
+
+
+class AuditReadPort(Protocol):
+    """What the API's reads need of the audit table: the reader, or a fake in tests."""
+
+    def trail(self, transaction_id: str) -> list[dict[str, Any]]: ...
+
+    def counters(self, day: str) -> dict[str, int]: ...
+
+    def range(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        action: str | None = None,
+        outcome: str | None = None,
+        limit: int = 100,
+        next_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]: ...
 
 
 class _AuditTable(DynamoTable):

@@ -1,13 +1,23 @@
-"""Typed domain exceptions. HTTP handlers map them in one place; nothing matches on message text."""
+"""Typed domain exceptions: a stable code, a message and the offending field; nothing matches on text.
+
+They carry no HTTP status: the API handler alone maps them to one (``ingest_svc.handlers.http``).
+"""
 
 from __future__ import annotations
 
 
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, dict[str, str]]:
+    """``{"error": {"code", "message", "field"?}}``: the one shape of every error the system answers."""
+    error = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return {"error": error}
+
+
 class PaymentsError(Exception):
-    """Base of every domain error: a stable ``code``, the HTTP status it maps to, and the offending field."""
+    """Base of every domain error: a stable ``code`` and, where one input is at fault, its ``field``."""
 
     code = "payments_error"
-    http_status = 500
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -15,15 +25,11 @@ class PaymentsError(Exception):
         self.field = field
 
     def to_body(self) -> dict[str, dict[str, str]]:
-        error = {"code": self.code, "message": self.message}
-        if self.field:
-            error["field"] = self.field
-        return {"error": error}
+        return error_body(self.code, self.message, self.field)
 
 
 class InvalidPayment(PaymentsError):
     code = "invalid_payment"
-    http_status = 422
 
 
 class InvalidAmount(InvalidPayment):
@@ -42,34 +48,28 @@ class CardDataRejected(InvalidPayment):
 
 class InvalidRequest(PaymentsError):
     code = "invalid_request"
-    http_status = 400
 
 
 class BatchTooLarge(PaymentsError):
     code = "batch_too_large"
-    http_status = 413
 
 
 class IdempotencyKeyReused(PaymentsError):
     code = "idempotency_key_reused"
-    http_status = 422
 
 
 class RequestInProgress(PaymentsError):
     code = "request_in_progress"
-    http_status = 409
 
 
 class NotFound(PaymentsError):
     code = "not_found"
-    http_status = 404
 
 
 class StatusTransitionRejected(PaymentsError):
     """A write tried to move a transaction's status backwards or out of a final state."""
 
     code = "status_transition_rejected"
-    http_status = 409
 
 
 class TransactionNotFound(NotFound):
@@ -80,7 +80,6 @@ class DependencyError(PaymentsError):
     """An AWS dependency failed in a way a retry may fix."""
 
     code = "dependency_error"
-    http_status = 503
 
 
 class MissingApiKey(PaymentsError):
@@ -88,14 +87,12 @@ class MissingApiKey(PaymentsError):
     ``invalid_api_key`` before it reaches the function; the function answers alike."""
 
     code = "invalid_api_key"
-    http_status = 403
 
 
 class NotPermitted(PaymentsError):
     """The API key is valid but may not use this route (the audit range is for dashboards' keys)."""
 
     code = "forbidden"
-    http_status = 403
 
 
 class EnqueueFailed(DependencyError):
@@ -114,21 +111,18 @@ class MalformedMessage(PaymentsError):
     """A queue message that is not a payment message; it can never succeed and ends in the DLQ."""
 
     code = "malformed_message"
-    http_status = 400
 
 
 class PayloadTooLarge(PaymentsError):
     """The request body is larger than the route accepts."""
 
     code = "payload_too_large"
-    http_status = 413
 
 
 class UnsupportedMediaType(PaymentsError):
     """The body is not declared as JSON (a missing Content-Type included)."""
 
     code = "unsupported_media_type"
-    http_status = 415
 
 
 class BodyTooDeep(InvalidRequest):

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 FUNCTIONS = {
-    "IngestApiFunction": ("services/ingest/", "ingest_svc.api.lambda_handler"),
-    "IngestConsumerFunction": ("services/ingest/", "ingest_svc.consumer.lambda_handler"),
+    "IngestApiFunction": ("services/ingest/", "ingest_svc.handlers.api.lambda_handler"),
+    "IngestConsumerFunction": ("services/ingest/", "ingest_svc.handlers.consumer.lambda_handler"),
     "ValidationFunction": ("services/validation/", "validation_svc.handler.lambda_handler"),
     "FraudFunction": ("services/fraud/", "fraud_svc.handler.lambda_handler"),
     "SettlementFunction": ("services/settlement/", "settlement_svc.handler.lambda_handler"),
-    "AuditCountersFunction": ("services/ingest/", "ingest_svc.counters.lambda_handler"),
+    "AuditCountersFunction": ("services/ingest/", "ingest_svc.handlers.counters.lambda_handler"),
 }
 
 CONTRACT_ENVIRONMENT = {

@@ -16,8 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = {
-    "ingest_svc.api": "services/ingest",
-    "ingest_svc.consumer": "services/ingest",
+    "ingest_svc.handlers.api": "services/ingest",
+    "ingest_svc.handlers.consumer": "services/ingest",
+    "ingest_svc.handlers.counters": "services/ingest",
     "validation_svc.handler": "services/validation",
     "fraud_svc.handler": "services/fraud",
     "settlement_svc.handler": "services/settlement",
@@ -62,7 +63,7 @@ def test_the_tracer_patches_botocore_only(module):
 
 
 def test_the_consumer_loads_neither_the_api_models_nor_idempotency():
-    modules = loaded_modules("ingest_svc.consumer")
+    modules = loaded_modules("ingest_svc.handlers.consumer")
     assert "ingest_svc.models" not in modules
     assert not {m for m in modules if m.startswith("aws_lambda_powertools.utilities.idempotency")}
     assert not {m for m in modules if m.startswith("aws_lambda_powertools.event_handler.openapi")}

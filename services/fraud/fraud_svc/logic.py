@@ -60,7 +60,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final, Protocol
 
 from fraud_svc.models import FraudRequest, FraudResult, PaymentView
-from payments_core.audit import AuditEvent, AuditSink
+from payments_core.audit import AuditEvent, AuditPort
 from payments_core.clock import iso, utc_now
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def score_payment(
     *,
     velocity: VelocitySource,
     store: ResultStore,
-    audit: AuditSink,
+    audit: AuditPort,
     clock: Callable[[], datetime] = utc_now,
 ) -> Scored:
     """Score the payment, store the decision on the transaction and append the audit row.

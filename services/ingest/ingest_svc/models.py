@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -24,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from ingest_svc.logic.accept import Entry
 from payments_core.carddata import find_card_data, holds_pan, path_name
 from payments_core.errors import BatchTooLarge, CardDataRejected, InvalidPayment, PaymentsError
 from payments_core.models import Payment, Status
@@ -128,36 +128,27 @@ class BatchPaymentItem(PaymentRequest):
     idempotency_key: IdempotencyKey
 
 
-@dataclass(frozen=True)
-class BatchEntry:
-    """One batch item after per-item validation: a payment to accept, or the reason it was refused."""
-
-    idempotency_key: str | None
-    payment: Payment | None = None
-    error: PaymentsError | None = None
-
-
-def parse_batch_entry(value: Any, index: int) -> BatchEntry:
+def parse_batch_entry(value: Any, index: int) -> Entry:
     """Validate one item on its own, so a bad item is rejected alone and the rest go ahead.
 
     Its errors name the field from the top of the request (``payments[3].amount``).
     """
-    if isinstance(value, BatchEntry):
+    if isinstance(value, Entry):
         return value
     key = echoable_key(value.get("idempotency_key")) if isinstance(value, dict) else None
     prefix = ("payments", index)
     try:
         item = BatchPaymentItem.model_validate(value)
     except ValidationError as exc:
-        return BatchEntry(key, error=invalid_payment(exc.errors(include_input=False), prefix=prefix))
+        return Entry(key, error=invalid_payment(exc.errors(include_input=False), prefix=prefix))
     except PaymentsError as exc:
         field = f"payments[{index}]" + (f".{exc.field}" if exc.field else "")
-        return BatchEntry(key, error=type(exc)(exc.message, field=field))
-    return BatchEntry(item.idempotency_key, payment=item.payment())
+        return Entry(key, error=type(exc)(exc.message, field=field))
+    return Entry(item.idempotency_key, payment=item.payment())
 
 
-def _batch_entry(value: Any) -> BatchEntry:
-    if not isinstance(value, BatchEntry):  # the request validator below parses every item first
+def _batch_entry(value: Any) -> Entry:
+    if not isinstance(value, Entry):  # the request validator below parses every item first
         raise TypeError("batch items are parsed by BatchRequest")
     return value
 
@@ -177,7 +168,7 @@ class BatchRequest(BaseModel):
     )
 
     payments: Annotated[
-        list[Annotated[BatchEntry, PlainValidator(_batch_entry, json_schema_input_type=BatchPaymentItem)]],
+        list[Annotated[Entry, PlainValidator(_batch_entry, json_schema_input_type=BatchPaymentItem)]],
         Field(
             min_length=1,
             max_length=MAX_BATCH_ITEMS,

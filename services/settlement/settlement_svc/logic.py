@@ -36,7 +36,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from payments_core.audit import AuditEvent, AuditSink
+from payments_core.audit import AuditEvent, AuditPort
 from payments_core.clock import iso, parse_iso, utc_now
 from payments_core.completion import CompletionPort
 from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
@@ -243,7 +243,7 @@ class Dependencies:
     transactions: Transactions
     ledger: Ledger
     archive: Archive
-    audit: AuditSink
+    audit: AuditPort
     completion: CompletionPort
     clock: Callable[[], datetime] = utc_now
 

@@ -66,7 +66,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final
 
-from payments_core.audit import AuditEvent, AuditSink
+from payments_core.audit import AuditEvent, AuditPort
 from payments_core.clock import iso, utc_now
 from payments_core.money import CURRENCY_MINOR_UNITS, SUPPORTED_CURRENCIES
 from validation_svc.models import PaymentView, ValidationRequest, ValidationResult
@@ -196,7 +196,7 @@ def validate_payment(
     request: ValidationRequest,
     *,
     store: ResultStore,
-    audit: AuditSink,
+    audit: AuditPort,
     clock: Callable[[], datetime] = utc_now,
 ) -> Validated:
     """Check the payment, store the result on the transaction and append the audit row.

@@ -7,8 +7,8 @@ import json
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from ingest_svc.dal import IDEMPOTENCY_KEY_PREFIX, _record_data, idempotency_config
-from ingest_svc.logic import IdempotentRequest
+from ingest_svc.dal.idempotency import IDEMPOTENCY_KEY_PREFIX, _record_data, idempotency_config
+from ingest_svc.logic.ports import IdempotentRequest
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import Payment
 from tests.integration.ingest.ingest_support import payment

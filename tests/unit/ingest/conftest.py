@@ -1,6 +1,6 @@
 """In-memory stand-ins for the ingest service's AWS adapters, and a way to call its handlers.
 
-The idempotency store is the real ``dal.IdempotencyStore`` over Powertools' own persistence-layer
+The idempotency store is the real ``IdempotencyStore`` over Powertools' own persistence-layer
 logic; only the storage underneath is a dict, so the record rules under test are Powertools'.
 """
 
@@ -47,13 +47,18 @@ def clear_settings() -> None:
     """Forget cached settings, in whichever copy of ``payments_core.settings`` the handler uses.
 
     A local stack in the same test session evicts the layer's modules on deploy (a cold start), so
-    the module imported here at collection time may no longer be the one ``ingest_svc.api`` holds.
+    the module imported here at collection time may no longer be the one the handlers hold. The
+    adapters the composition root built from the old settings are forgotten with them.
     """
     get_settings.cache_clear()
     importlib.import_module("payments_core.settings").get_settings.cache_clear()
-    api = sys.modules.get("ingest_svc.api")
+    api = sys.modules.get("ingest_svc.handlers.api")
     if api is not None:
         api.get_settings.cache_clear()
+    bootstrap = sys.modules.get("ingest_svc.bootstrap")
+    if bootstrap is not None:
+        for root in (bootstrap.api, bootstrap.consumer, bootstrap.counters):
+            root.reset()
 
 
 @pytest.fixture
@@ -224,19 +229,22 @@ class Ports:
 @pytest.fixture
 def ports() -> Iterator[Ports]:
     """The API wired to in-memory adapters for one test."""
-    from ingest_svc import api, dal
+    from ingest_svc import bootstrap
+    from ingest_svc.dal.idempotency import IdempotencyStore
+    from ingest_svc.logic.accept import AcceptPorts
 
     fakes = Ports(InMemoryPersistence(), FakeQueue(), FakeTransactions(), FakeAudit())
-    wired = api.Ports(
-        idempotency=dal.IdempotencyStore(persistence=fakes.idempotency_records, workers=1),
-        queue=fakes.queue,
+    wired = bootstrap.ApiAdapters(
+        accept=AcceptPorts(
+            idempotency=IdempotencyStore(fakes.idempotency_records, workers=1),
+            queue=fakes.queue,
+            recorded=fakes.transactions,
+        ),
         transactions=fakes.transactions,
-        recorded=fakes.transactions,
-        audit=fakes.audit,  # type: ignore[arg-type]
+        audit=fakes.audit,
     )
-    api.app.dependency_overrides[api.get_ports] = lambda: wired
-    yield fakes
-    api.app.dependency_overrides.clear()
+    with bootstrap.api.override(wired):
+        yield fakes
 
 
 @dataclass(frozen=True)
@@ -247,10 +255,10 @@ class ApiResponse:
 
 
 class ApiClient:
-    """Calls ``ingest_svc.api.lambda_handler`` with v1 REST proxy events."""
+    """Calls ``ingest_svc.handlers.api.lambda_handler`` with v1 REST proxy events."""
 
     def call(self, method: str, path: str, **event_options: Any) -> ApiResponse:
-        from ingest_svc import api
+        from ingest_svc.handlers import api
 
         event = factories.rest_event(method, path, **{"api_key_id": API_KEY_ID, **event_options})
         raw = api.lambda_handler(event, FakeContext())

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ingest_svc import api
+from ingest_svc.handlers import api
 from tests import factories
 
 PANS = [

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from ingest_svc import api
-from ingest_svc.body import parse_body
+from ingest_svc.handlers import api
+from ingest_svc.handlers.body import parse_body
 from payments_core.ids import payload_hash, transaction_id
 
 PAN = "4111 1111 1111 1111"
@@ -94,8 +94,8 @@ def test_same_key_with_another_body_is_422_idempotency_key_reused(client, ports,
 
 def test_request_still_in_flight_is_409(client, ports, payment):
     """Given an in-progress record for the key (a concurrent request), Then 409 request_in_progress."""
-    from ingest_svc.dal import _record_data
-    from ingest_svc.logic import IdempotentRequest
+    from ingest_svc.dal.idempotency import _record_data
+    from ingest_svc.logic.ports import IdempotentRequest
     from payments_core.models import Payment
 
     request = IdempotentRequest("key-alpha", "order-10", Payment.model_validate(payment))
@@ -110,8 +110,8 @@ def test_request_still_in_flight_is_409(client, ports, payment):
 
 def test_lapsed_in_progress_lock_lets_a_retry_through(client, ports, payment):
     """Given an in-progress record whose invocation timed out, When the key comes again, Then 202."""
-    from ingest_svc.dal import _record_data
-    from ingest_svc.logic import IdempotentRequest
+    from ingest_svc.dal.idempotency import _record_data
+    from ingest_svc.logic.ports import IdempotentRequest
     from payments_core.models import Payment
 
     request = IdempotentRequest("key-alpha", "order-11", Payment.model_validate(payment))

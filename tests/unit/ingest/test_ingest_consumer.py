@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from ingest_svc import consumer, logic
+from ingest_svc import bootstrap
+from ingest_svc.handlers import consumer
+from ingest_svc.logic.ports import WorkflowRun
+from ingest_svc.logic.record import RecordPorts, transaction_item
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import Payment, PaymentMessage
 
@@ -19,11 +22,9 @@ class FakeWorkflow:
     status: str = "SUCCEEDED"
     runs: list[tuple[str, dict[str, Any], float]] = field(default_factory=list)
 
-    def run(self, name: str, payload: dict[str, Any], *, timeout_seconds: float) -> logic.WorkflowRun:
+    def run(self, name: str, payload: dict[str, Any], *, timeout_seconds: float) -> WorkflowRun:
         self.runs.append((name, payload, timeout_seconds))
-        return logic.WorkflowRun(
-            status=self.status, error=None if self.status == "SUCCEEDED" else "PaymentFailed"
-        )
+        return WorkflowRun(status=self.status, error=None if self.status == "SUCCEEDED" else "PaymentFailed")
 
 
 @pytest.fixture
@@ -32,12 +33,12 @@ def workflow() -> FakeWorkflow:
 
 
 @pytest.fixture
-def wired(ports, workflow, monkeypatch):
-    wiring = consumer.ConsumerPorts(
+def wired(ports, workflow):
+    wiring = RecordPorts(
         transactions=ports.transactions, audit=ports.audit, workflow=workflow, completion=ports.audit
     )
-    monkeypatch.setattr(consumer, "default_ports", lambda: wiring)
-    return ports
+    with bootstrap.consumer.override(wiring):
+        yield ports
 
 
 def message(payment: dict[str, Any], key: str = "order-1", submitter: str = "key-alpha") -> PaymentMessage:
@@ -232,7 +233,7 @@ def test_workflow_wait_is_bounded_by_the_invocation_time_left(run_consumer, wire
 def test_transaction_item_carries_the_contract_fields(payment):
     msg = message(payment)
 
-    item = logic.transaction_item(msg)
+    item = transaction_item(msg)
 
     assert set(item) == {
         "transaction_id", "status", "merchant_id", "customer_id", "amount", "currency", "reference",

@@ -11,7 +11,9 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from ingest_svc import dal, logic
+from ingest_svc.dal import queue, transactions, workflow
+from ingest_svc.logic.ports import WorkflowRun
+from ingest_svc.logic.record import transaction_item
 from payments_core.dynamo import serialize
 from payments_core.errors import DependencyError
 from payments_core.ids import payload_hash, transaction_id
@@ -48,12 +50,12 @@ def test_single_message_body_and_attributes_follow_the_contract(payment):
     stub.add_response(
         "send_message",
         {"MessageId": "1"},
-        {"QueueUrl": QUEUE_URL, "MessageBody": ANY, "MessageAttributes": dal.message_attributes(msg)},
+        {"QueueUrl": QUEUE_URL, "MessageBody": ANY, "MessageAttributes": queue.message_attributes(msg)},
     )
 
-    assert dal.PaymentsQueue(QUEUE_URL, sqs).send([msg]) == set()
+    assert queue.PaymentsQueue(QUEUE_URL, sqs).send([msg]) == set()
 
-    body = json.loads(dal.message_body(msg))
+    body = json.loads(queue.message_body(msg))
     assert set(body) == {
         "transaction_id",
         "submitter",
@@ -63,7 +65,7 @@ def test_single_message_body_and_attributes_follow_the_contract(payment):
         "payment",
     }
     assert body["payment"]["amount"] == "12.34"
-    assert dal.message_attributes(msg) == {
+    assert queue.message_attributes(msg) == {
         "transaction_id": {"DataType": "String", "StringValue": msg.transaction_id},
         "submitter": {"DataType": "String", "StringValue": "key-alpha"},
     }
@@ -86,7 +88,7 @@ def test_many_messages_go_in_batches_of_ten_and_failed_entries_are_reported(paym
             {"QueueUrl": QUEUE_URL, "Entries": ANY},
         )
 
-    failed_ids = dal.PaymentsQueue(QUEUE_URL, sqs).send(batch)
+    failed_ids = queue.PaymentsQueue(QUEUE_URL, sqs).send(batch)
 
     assert failed_ids == {batch[14].transaction_id}
     stub.assert_no_pending_responses()
@@ -100,7 +102,7 @@ def test_a_batch_call_that_fails_outright_fails_its_ten_entries_only(payment):
         "send_message_batch", {"Successful": [], "Failed": []}, {"QueueUrl": QUEUE_URL, "Entries": ANY}
     )
 
-    failed_ids = dal.PaymentsQueue(QUEUE_URL, sqs).send(batch)
+    failed_ids = queue.PaymentsQueue(QUEUE_URL, sqs).send(batch)
 
     assert failed_ids == {m.transaction_id for m in batch[:10]}
 
@@ -108,7 +110,7 @@ def test_a_batch_call_that_fails_outright_fails_its_ten_entries_only(payment):
 def test_create_puts_conditionally_and_reports_a_new_item_as_none(payment):
     dynamodb, stub = stubbed("dynamodb")
     (msg,) = messages(payment, 1)
-    item = logic.transaction_item(msg)
+    item = transaction_item(msg)
     stub.add_response(
         "put_item",
         {},
@@ -120,21 +122,21 @@ def test_create_puts_conditionally_and_reports_a_new_item_as_none(payment):
         },
     )
 
-    assert dal.TransactionsTable("transactions", dynamodb).create(item) is None
+    assert transactions.TransactionsTable("transactions", dynamodb).create(item) is None
     assert serialize(item)["amount"] == {"N": "12.34"}
 
 
 def test_create_returns_the_item_that_stood(payment):
     dynamodb, stub = stubbed("dynamodb")
     (msg,) = messages(payment, 1)
-    item = logic.transaction_item(msg)
+    item = transaction_item(msg)
     stub.add_client_error(
         "put_item",
         "ConditionalCheckFailedException",
         modeled_fields={"Item": serialize({**item, "status": "SETTLED"})},
     )
 
-    existing = dal.TransactionsTable("transactions", dynamodb).create(item)
+    existing = transactions.TransactionsTable("transactions", dynamodb).create(item)
 
     assert existing is not None and existing["status"] == "SETTLED" and existing["amount"] == Decimal("12.34")
 
@@ -143,7 +145,7 @@ def test_create_fills_in_an_item_a_check_step_created_first(payment):
     """Given an item holding only a fraud result, Then ingest sets its own fields and keeps the result."""
     dynamodb, stub = stubbed("dynamodb")
     (msg,) = messages(payment, 1)
-    item = logic.transaction_item(msg)
+    item = transaction_item(msg)
     partial = {"transaction_id": msg.transaction_id, "fraud": {"outcome": "APPROVE"}}
     stub.add_client_error(
         "put_item", "ConditionalCheckFailedException", modeled_fields={"Item": serialize(partial)}
@@ -161,7 +163,7 @@ def test_create_fills_in_an_item_a_check_step_created_first(payment):
         },
     )
 
-    assert dal.TransactionsTable("transactions", dynamodb).create(item) is None
+    assert transactions.TransactionsTable("transactions", dynamodb).create(item) is None
     stub.assert_no_pending_responses()
 
 
@@ -171,7 +173,7 @@ def test_transactions_throttling_becomes_a_dependency_error(payment):
     stub.add_client_error("put_item", "ProvisionedThroughputExceededException")
 
     with pytest.raises(DependencyError) as raised:
-        dal.TransactionsTable("transactions", dynamodb).create(logic.transaction_item(msg))
+        transactions.TransactionsTable("transactions", dynamodb).create(transaction_item(msg))
     assert isinstance(raised.value.__cause__, ClientError)
 
 
@@ -191,9 +193,9 @@ def test_workflow_runs_synchronously_with_the_contract_input():
         {"stateMachineArn": arn, "name": "t-1", "input": json.dumps(payload, separators=(",", ":"))},
     )
 
-    run = dal.Workflow(arn, sfn).run("t-1", payload, timeout_seconds=10)
+    run = workflow.Workflow(arn, sfn).run("t-1", payload, timeout_seconds=10)
 
-    assert run == logic.WorkflowRun(status="FAILED", error="PaymentFailed")
+    assert run == WorkflowRun(status="FAILED", error="PaymentFailed")
 
 
 def test_workflow_start_error_becomes_a_dependency_error():
@@ -201,17 +203,17 @@ def test_workflow_start_error_becomes_a_dependency_error():
     stub.add_client_error("start_sync_execution", "ThrottlingException")
 
     with pytest.raises(DependencyError):
-        dal.Workflow("arn:aws:states:us-east-1:123456789012:stateMachine:w", sfn).run(
+        workflow.Workflow("arn:aws:states:us-east-1:123456789012:stateMachine:w", sfn).run(
             "n", {}, timeout_seconds=5
         )
 
 
 def test_sync_client_read_timeout_follows_the_time_left_and_never_retries():
-    client = dal._sync_client(23.7)
+    client = workflow.sync_client(23.7)
 
     assert client.meta.config.read_timeout == 20
     assert client.meta.config.retries["total_max_attempts"] == 1
-    assert dal._sync_client(3.2).meta.config.read_timeout == 3
+    assert workflow.sync_client(3.2).meta.config.read_timeout == 3
 
 
 def test_idempotency_store_down_answers_503_per_request(client, ports, payment, monkeypatch):

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from ingest_svc import api
+from ingest_svc.handlers import api
 from ingest_svc.models import PaymentRequest
 from payments_core.models import METADATA_KEY_PATTERN
 from payments_core.money import AMOUNT_PATTERN, SUPPORTED_CURRENCIES

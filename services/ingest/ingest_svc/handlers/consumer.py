@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,10 +21,9 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ingest_svc import dal, logic
-from payments_core.audit import AuditWriter
+from ingest_svc import bootstrap
+from ingest_svc.logic.record import RecordPorts, RecordResult, record_payment
 from payments_core.clock import parse_iso, utc_now
-from payments_core.completion import CompletionMarkers, CompletionPort
 from payments_core.errors import MalformedMessage, PaymentsError, WorkflowFailed
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import PaymentMessage
@@ -35,24 +33,6 @@ SERVICE = "ingest"
 logger = get_logger(SERVICE)
 tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
-
-
-@dataclass(frozen=True)
-class ConsumerPorts:
-    transactions: logic.TransactionsPort
-    audit: logic.AuditPort
-    workflow: logic.WorkflowPort
-    completion: CompletionPort
-
-
-@lru_cache(maxsize=1)
-def default_ports() -> ConsumerPorts:
-    return ConsumerPorts(
-        transactions=dal.TransactionsTable(),
-        audit=AuditWriter(),
-        workflow=dal.Workflow(),
-        completion=CompletionMarkers(),
-    )
 
 
 def parse_message(record: SQSRecord) -> PaymentMessage:
@@ -78,19 +58,16 @@ def parse_message(record: SQSRecord) -> PaymentMessage:
     return message
 
 
-def handle_record(record: SQSRecord, *, ports: ConsumerPorts, remaining_seconds: Callable[[], float]) -> None:
+def handle_record(record: SQSRecord, *, ports: RecordPorts, remaining_seconds: Callable[[], float]) -> None:
     logger.set_correlation_id(None)
     logger.append_keys(message_id=record.message_id)
     message = parse_message(record)
     logger.set_correlation_id(message.transaction_id)
     try:
-        ingested = logic.ingest_message(
+        recorded = record_payment(
             message,
+            ports,
             receive_count=int(record.attributes.approximate_receive_count or 1),
-            transactions=ports.transactions,
-            audit=ports.audit,
-            workflow=ports.workflow,
-            completion=ports.completion,
             remaining_seconds=remaining_seconds,
             now=utc_now,
         )
@@ -100,14 +77,14 @@ def handle_record(record: SQSRecord, *, ports: ConsumerPorts, remaining_seconds:
             "workflow did not succeed; the message goes back to the queue", extra={"reason": str(failed)}
         )
         raise
-    if ingested.result is logic.IngestResult.CONFLICT:
+    if recorded.result is RecordResult.CONFLICT:
         metrics.add_metric(name="IngestConflicts", unit=MetricUnit.Count, value=1)
         logger.warning("payload conflicts with the recorded transaction; message dropped")
         return
     metrics.add_metric(
-        name="PaymentsIngested" if ingested.created else "IngestDuplicates", unit=MetricUnit.Count, value=1
+        name="PaymentsIngested" if recorded.created else "IngestDuplicates", unit=MetricUnit.Count, value=1
     )
-    logger.info("payment ingested", extra={"result": ingested.result.value, "new_item": ingested.created})
+    logger.info("payment ingested", extra={"result": recorded.result.value, "new_item": recorded.created})
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -122,7 +99,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     record_handler = partial(
         handle_record,
-        ports=default_ports(),
+        ports=bootstrap.consumer(),
         remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
     )
     return dict(

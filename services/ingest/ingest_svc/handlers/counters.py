@@ -8,13 +8,12 @@ shard's high-water mark makes a redelivered batch count nothing.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments_core.audit import AuditCounters
+from ingest_svc import bootstrap
 from payments_core.errors import MalformedMessage
 from payments_core.observability import get_logger, get_metrics, get_tracer
 
@@ -22,11 +21,6 @@ SERVICE = "audit-counters"
 logger = get_logger(SERVICE)
 tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
-
-
-@lru_cache(maxsize=1)
-def default_counters() -> AuditCounters:
-    return AuditCounters()
 
 
 @logger.inject_lambda_context(log_event=False, clear_state=True)
@@ -37,7 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if not shard_id:
         # Without the shard there is no mark to check: counting would be at least once, not once.
         raise MalformedMessage("the stream event names no shardId; the event source needs a tumbling window")
-    counted = default_counters().count(shard_id, list(event.get("Records") or []))
+    counted = bootstrap.counters().count(shard_id, list(event.get("Records") or []))
     metrics.add_metric(name="AuditRowsCounted", unit=MetricUnit.Count, value=counted)
     logger.info("audit rows counted", extra={"shard_id": shard_id, "counted": counted})
     # A tumbling-window source treats a response without "state" as a failed invocation.

@@ -1,0 +1,54 @@
+"""The ingest functions' composition root: the only place that builds their adapters.
+
+One root per function (the API, the queue consumer, the audit counters), each built on first use
+and kept for the execution environment. Tests swap a function's adapters with
+``bootstrap.<function>.override(...)``. Nothing here imports what another function does not need:
+the consumer's cold start never loads the API's models or Powertools' idempotency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingest_svc.dal.idempotency import IdempotencyStore, dynamodb_persistence
+from ingest_svc.dal.queue import PaymentsQueue
+from ingest_svc.dal.transactions import TransactionsTable
+from ingest_svc.dal.workflow import Workflow
+from ingest_svc.logic.accept import AcceptPorts
+from ingest_svc.logic.ports import TransactionsPort
+from ingest_svc.logic.record import RecordPorts
+from payments_core.audit import AuditCounters, AuditReader, AuditReadPort, AuditWriter
+from payments_core.completion import CompletionMarkers
+from payments_core.wiring import CompositionRoot
+
+
+@dataclass(frozen=True)
+class ApiAdapters:
+    accept: AcceptPorts
+    transactions: TransactionsPort
+    audit: AuditReadPort
+
+
+def _api_adapters() -> ApiAdapters:
+    transactions = TransactionsTable()
+    return ApiAdapters(
+        accept=AcceptPorts(
+            idempotency=IdempotencyStore(dynamodb_persistence()), queue=PaymentsQueue(), recorded=transactions
+        ),
+        transactions=transactions,
+        audit=AuditReader(),
+    )
+
+
+def _consumer_adapters() -> RecordPorts:
+    return RecordPorts(
+        transactions=TransactionsTable(),
+        audit=AuditWriter(),
+        workflow=Workflow(),
+        completion=CompletionMarkers(),
+    )
+
+
+api: CompositionRoot[ApiAdapters] = CompositionRoot(_api_adapters)
+consumer: CompositionRoot[RecordPorts] = CompositionRoot(_consumer_adapters)
+counters: CompositionRoot[AuditCounters] = CompositionRoot(AuditCounters)

@@ -1,0 +1,112 @@
+"""HTTP for the API: the status of every domain error, the one error body, and request errors.
+
+Domain errors carry a code and no HTTP status; this module alone maps them, so a shared error
+that never reaches HTTP (a malformed queue message, a refused status move) has no status at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+from aws_lambda_powertools.event_handler import Response, content_types
+
+from ingest_svc.models import IDEMPOTENCY_KEY_HEADER, invalid_payment
+from payments_core.errors import (
+    BatchTooLarge,
+    DependencyError,
+    IdempotencyKeyReused,
+    InvalidPayment,
+    InvalidRequest,
+    MissingApiKey,
+    NotFound,
+    NotPermitted,
+    PayloadTooLarge,
+    PaymentsError,
+    RequestInProgress,
+    UnsupportedMediaType,
+    error_body,
+)
+
+# The most specific class an error derives from decides; anything unmapped is a 500.
+STATUS_OF: Final[dict[type[PaymentsError], int]] = {
+    InvalidRequest: 400,
+    MissingApiKey: 403,
+    NotPermitted: 403,
+    NotFound: 404,
+    RequestInProgress: 409,
+    BatchTooLarge: 413,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
+    InvalidPayment: 422,
+    IdempotencyKeyReused: 422,
+    DependencyError: 503,
+}
+
+# Query and header parameter names as clients spell them, for the ``field`` of a 400.
+_PARAMETER_NAMES = {IDEMPOTENCY_KEY_HEADER.lower(): IDEMPOTENCY_KEY_HEADER}
+
+
+def http_status(error: PaymentsError) -> int:
+    for kind in type(error).__mro__:
+        status = STATUS_OF.get(kind)
+        if status is not None:
+            return status
+    return 500
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None
+) -> Response[dict[str, Any]]:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=error_body(code, message, field)
+    )
+
+
+def domain_error_response(error: PaymentsError) -> Response[dict[str, Any]]:
+    return error_response(http_status(error), error.code, error.message, error.field)
+
+
+def request_error(errors: Sequence[Any]) -> PaymentsError:
+    """Powertools' validation errors as a typed error: 400 for parameters, 422 for the body."""
+    if not errors:
+        return InvalidRequest("the request is not valid")
+    first = errors[0]
+    where, *path = first.get("loc", ()) or ("body",)
+    if where == "body":
+        if first.get("type") == "json_invalid":
+            return InvalidRequest("the body is not valid JSON")
+        return invalid_payment([{**first, "loc": tuple(path)}, *errors[1:]])
+    name = str(path[0]) if path else None
+    field = _PARAMETER_NAMES.get(name or "", name)
+    message = (
+        f"{field} is required" if first.get("type") == "missing" else str(first.get("msg", "invalid value"))
+    )
+    return InvalidRequest(message, field=field)
+
+
+def refuse_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
+    """415 for a body not declared as UTF-8 JSON, before the resolver reads it.
+
+    Powertools reads a body without a Content-Type as JSON, and form or multipart bodies as forms;
+    this API takes JSON only, and says so.
+    """
+    if str(event.get("httpMethod", "")).upper() != "POST":
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media_type, *parameters = headers.get("content-type", "").split(";")
+    charsets = [
+        p.split("=", 1)[1].strip().strip('"').lower()
+        for p in parameters
+        if "=" in p and p.split("=", 1)[0].strip().lower() == "charset"
+    ]
+    if media_type.strip().lower() == content_types.APPLICATION_JSON and all(c == "utf-8" for c in charsets):
+        return None
+    error = UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    return {
+        "statusCode": http_status(error),
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+        "body": json.dumps(error_body(error.code, error.message)),
+        "isBase64Encoded": False,
+    }
