@@ -32,6 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 from payctl.local.measure import TERMINAL_STATUSES, NotDone, percentile, timestamp, wait_until_done
 from payctl.tools.api_client import ApiClient
 from payctl.tools.submitter.send import submit_payments
@@ -114,6 +117,39 @@ def _function_times(local: Any) -> dict[str, dict[str, Any]]:
     return times
 
 
+def _send(client: ApiClient, payments: list[dict[str, Any]]) -> dict[str, float]:
+    """POST the payments in chunks of 500; when each transaction's chunk was sent."""
+    sent_at: dict[str, float] = {}
+    for offset in range(0, len(payments), 500):
+        chunk = payments[offset : offset + 500]
+        chunk_sent = time.time()
+        summary = submit_payments(client, chunk)
+        # A chunk retried after a slow answer replays what its first attempt accepted.
+        if summary.accepted + summary.replayed != len(chunk):
+            raise SystemExit(f"the API did not accept every payment: {summary.failure or summary}")
+        for result in summary.results:
+            sent_at[result["transaction_id"]] = chunk_sent
+    return sent_at
+
+
+def _outcomes(
+    dynamodb: Any, table: str, sent_at: dict[str, float], started: float
+) -> tuple[dict[str, int], list[float], float]:
+    """Terminal payments by status, each one's latency, and when the last one ended."""
+    statuses: dict[str, int] = {}
+    latencies = []
+    finished = started
+    for item in _scan(dynamodb, table):
+        status = item.get("status", {}).get("S")
+        if status not in TERMINAL_STATUSES:
+            continue
+        statuses[status] = statuses.get(status, 0) + 1
+        ended = timestamp(item["updated_at"]["S"])
+        finished = max(finished, ended)
+        latencies.append(ended - sent_at[item["transaction_id"]["S"]])
+    return statuses, latencies, finished
+
+
 def run_one(
     count: int, mode: str, timeout: float, parameters: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -130,22 +166,11 @@ def run_one(
         speedups=speedups,
         lambda_mode=lambda_mode,  # type: ignore[arg-type]
     ) as local:
-        client = ApiClient(local.api_url, local.api_key_value())
         dynamodb = boto3.client("dynamodb", region_name=local.region)
         table = local.outputs["TransactionsTableName"]
-        payments = bench_payments(count, mode)
-        sent_at: dict[str, float] = {}
         started = time.time()
         cpu_started = _cpu_seconds()
-        for offset in range(0, count, 500):
-            chunk = payments[offset : offset + 500]
-            chunk_sent = time.time()
-            summary = submit_payments(client, chunk)
-            # A chunk retried after a slow answer replays what its first attempt accepted.
-            if summary.accepted + summary.replayed != len(chunk):
-                raise SystemExit(f"the API did not accept every payment: {summary.failure or summary}")
-            for result in summary.results:
-                sent_at[result["transaction_id"]] = chunk_sent
+        sent_at = _send(ApiClient(local.api_url, local.api_key_value()), bench_payments(count, mode))
         deadline = time.monotonic() + timeout - (time.time() - started)
         sqs = boto3.client("sqs", region_name=local.region)
         try:
@@ -154,16 +179,7 @@ def run_one(
             raise SystemExit(f"not finished after {timeout:.0f}s: {exc}") from None
         cpu_seconds = _cpu_seconds() - cpu_started
         polled_until = time.time()
-        done = [i for i in _scan(dynamodb, table) if i.get("status", {}).get("S") in TERMINAL_STATUSES]
-        statuses: dict[str, int] = {}
-        latencies = []
-        finished = started
-        for item in done:
-            status = item["status"]["S"]
-            statuses[status] = statuses.get(status, 0) + 1
-            ended = timestamp(item["updated_at"]["S"])
-            finished = max(finished, ended)
-            latencies.append(ended - sent_at[item["transaction_id"]["S"]])
+        statuses, latencies, finished = _outcomes(dynamodb, table, sent_at, started)
         functions = _function_times(local)
     elapsed = finished - started
     return {
@@ -183,33 +199,9 @@ def run_one(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Local end-to-end throughput, with and without speed-ups.")
-    parser.add_argument("--count", type=int, default=1000, help="payments with speed-ups (default 1000)")
-    parser.add_argument(
-        "--baseline-count", type=int, default=100, help="payments on stock moto (default 100)"
-    )
-    parser.add_argument("--no-baseline", action="store_true", help="skip the run without speed-ups")
-    parser.add_argument("--timeout", type=float, default=900.0)
-    parser.add_argument(
-        "--modes",
-        default="process,inline",
-        help="comma-separated runs: process (Lambda execution environments, one process each), "
-        "inline (every handler in the stack's process), stock (process, without the speed-ups)",
-    )
-    parser.add_argument("--one", choices=sorted(MODES), help=argparse.SUPPRESS)
-    parser.add_argument("--json", type=Path, help="also write the results here")
-    args = parser.parse_args(argv)
-
-    if args.one:
-        count = args.count if MODES[args.one][0] else args.baseline_count
-        print(json.dumps(run_one(count, args.one, args.timeout)))
-        return 0
-
+def _run_modes(modes: list[str], args: argparse.Namespace) -> list[dict[str, Any]] | int:
+    """Each mode in a process of its own; their results, or the exit code of the first that failed."""
     results = []
-    modes = [mode for mode in args.modes.split(",") if mode]
-    if not args.no_baseline and "stock" not in modes:
-        modes.append("stock")
     for mode in modes:
         command = [sys.executable, "-m", "payctl.devtools.bench", "--one", mode, "--count", str(args.count)]
         command += ["--baseline-count", str(args.baseline_count), "--timeout", str(args.timeout)]
@@ -219,10 +211,10 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.write(done.stderr[-4000:])
             return done.returncode
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return results
 
-    from rich.console import Console
-    from rich.table import Table
 
+def _results_table(results: list[dict[str, Any]]) -> Table:
     table = Table(title="Local pipeline: submit -> terminal, end to end over HTTP")
     for column in (
         "Lambda",
@@ -251,26 +243,61 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['cores_busy']:.2f}",
             outcomes,
         )
+    return table
+
+
+def _functions_table(result: dict[str, Any]) -> Table:
+    per_function = Table(title=f"Lambda execution environments ({result['mode']} run)")
+    for column in ("function", "cold starts", "init p50 ms", "invocations", "p50 ms", "p95 ms"):
+        per_function.add_column(column, justify="right")
+    for name, t in sorted(result["functions"].items()):
+        per_function.add_row(
+            name,
+            str(t["cold_starts"]),
+            str(t["init_ms_p50"]),
+            str(t["invocations"]),
+            str(t["duration_ms_p50"]),
+            str(t["duration_ms_p95"]),
+        )
+    return per_function
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Local end-to-end throughput, with and without speed-ups.")
+    parser.add_argument("--count", type=int, default=1000, help="payments with speed-ups (default 1000)")
+    parser.add_argument(
+        "--baseline-count", type=int, default=100, help="payments on stock moto (default 100)"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the run without speed-ups")
+    parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument(
+        "--modes",
+        default="process,inline",
+        help="comma-separated runs: process (Lambda execution environments, one process each), "
+        "inline (every handler in the stack's process), stock (process, without the speed-ups)",
+    )
+    parser.add_argument("--one", choices=sorted(MODES), help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    if args.one:
+        count = args.count if MODES[args.one][0] else args.baseline_count
+        print(json.dumps(run_one(count, args.one, args.timeout)))
+        return 0
+
+    modes = [mode for mode in args.modes.split(",") if mode]
+    if not args.no_baseline and "stock" not in modes:
+        modes.append("stock")
+    results = _run_modes(modes, args)
+    if isinstance(results, int):
+        return results
     console = Console()
     # Piped or captured output gets 80 columns by default, which would wrap every row.
     out = console if console.is_terminal else Console(width=130)
-    out.print(table)
+    out.print(_results_table(results))
     for r in results:
-        if not r.get("functions"):
-            continue
-        per_function = Table(title=f"Lambda execution environments ({r['mode']} run)")
-        for column in ("function", "cold starts", "init p50 ms", "invocations", "p50 ms", "p95 ms"):
-            per_function.add_column(column, justify="right")
-        for name, t in sorted(r["functions"].items()):
-            per_function.add_row(
-                name,
-                str(t["cold_starts"]),
-                str(t["init_ms_p50"]),
-                str(t["invocations"]),
-                str(t["duration_ms_p50"]),
-                str(t["duration_ms_p95"]),
-            )
-        out.print(per_function)
+        if r.get("functions"):
+            out.print(_functions_table(r))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

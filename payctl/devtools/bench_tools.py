@@ -29,7 +29,10 @@ from pathlib import Path
 
 import boto3
 
+from payctl.local.cli import EXAMPLE_PAYMENT
 from payctl.tools.api_client import ApiClient
+from payctl.tools.connection import Connection
+from payctl.tools.operator.status import audit_shards
 from payctl.tools.stack_file import write_state
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,18 +54,11 @@ PEAK_RUNNER = (
 
 def _payment(index: int) -> dict[str, object]:
     return {
+        **EXAMPLE_PAYMENT,
         # Never 13 digits in a row: the API refuses a key that looks like a card number.
         "idempotency_key": f"bench-{index:x}-{uuid.uuid4().hex[:4]}",
         "merchant_id": "m_bench",
         "amount": f"{10 + index % 90}.00",
-        "currency": "USD",
-        "payment_method": {
-            "type": "card",
-            "token": "tok_visa_4242",
-            "last4": "4242",
-            "brand": "visa",
-            "country": "US",
-        },
         "customer": {"id": f"c_{index % 5000}", "country": "US"},
         "reference": f"order-{index}",
     }
@@ -110,7 +106,7 @@ def bench_audit(rows: int, repeat: int) -> dict[str, object]:
     with LocalStack(ROOT / "template.yaml", PARAMETERS, api_port=0, serve_moto=False, pollers=False) as local:
         dynamodb = boto3.client("dynamodb", region_name=local.region)
         table = local.outputs["AuditTableName"]
-        shards = int(local.stack.functions["ValidationFunction"].env.get("AUDIT_SHARDS", 16))
+        shards = audit_shards(Connection.from_info(local.connection_info()))
         start = datetime.now(UTC) - timedelta(minutes=50)
         step = timedelta(minutes=45) / rows
         loaded = time.monotonic()

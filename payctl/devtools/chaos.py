@@ -32,26 +32,28 @@ import logging
 import sys
 import time
 import warnings
-from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from decimal import Decimal
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from random import Random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
+from payctl.devtools.chaos_plan import FUNCTIONS, WRITES, chaos_payments, fault_plan
+from payctl.devtools.conservation import Conservation, check, snapshot
 from payctl.runtime import faults, set_retry_wait_scale
-from payctl.runtime.faults import FaultPlan, Kind, Rule
+from payctl.runtime.faults import Kind
 from payctl.runtime.session import LambdaMode
 from payctl.tools.api_client import ApiClient
 from payctl.tools.connection import Connection
 from payctl.tools.operator.dlq import Dlq, Selection
 from payctl.tools.operator.queues import queue_depth
-from payctl.tools.operator.status import COUNTER_PREFIX
 from payctl.tools.submitter.send import submit_payments
+
+if TYPE_CHECKING:
+    from payctl.local.local_stack import LocalStack
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS_PARAMETERS = {
@@ -65,121 +67,10 @@ FAILED_VISIBILITY_SECONDS = 1
 # The ASL's retry waits (1, 2, 4 s with full jitter) are multiplied by this locally: thousands of
 # retried steps would otherwise spend most of the run asleep. 1 gives the real waits.
 DEFAULT_RETRY_WAIT_SCALE = 0.1
-CONSUMER_BATCH = 10
-FUNCTIONS = (
-    "IngestApiFunction",
-    "IngestConsumerFunction",
-    "ValidationFunction",
-    "FraudFunction",
-    "SettlementFunction",
-)
-WORKFLOW_FUNCTIONS = ("ValidationFunction", "FraudFunction", "SettlementFunction")
-WRITES = {
-    "dynamodb": ("PutItem", "UpdateItem", "TransactWriteItems"),
-    "s3": ("PutObject",),
-    "stepfunctions": ("StartSyncExecution",),
-}
-# Per decision point, how a rate is shared among the kinds asked there.
-INVOKE_SHARES = (
-    (Kind.LAMBDA_SERVICE_ERROR, "Lambda.ServiceException", 0.25),
-    (Kind.LAMBDA_SERVICE_ERROR, "Lambda.TooManyRequestsException", 0.15),
-    (Kind.LAMBDA_SERVICE_ERROR, "Lambda.ResourceNotReadyException", 0.2),
-    (Kind.HANDLER_ERROR, faults.HANDLER_ERROR, 0.4),
-)
-RETURNED_SHARES = (
-    (Kind.TIMEOUT, faults.TIMEOUT_ERROR, 0.5),
-    (Kind.LOST_RESPONSE, faults.LOST_RESPONSE_ERROR, 0.5),
-)
-TERMINAL = ("SETTLED", "DECLINED", "FAILED")
-TRAILS = {
-    "SETTLED": {"ingest#received", "validation#completed", "fraud#completed", "settlement#settled"},
-    "DECLINED": {"ingest#received", "validation#completed", "fraud#completed", "settlement#declined"},
-    "FAILED": {"ingest#received"},
-}
-# Actions that happen once per payment at most (a failure is recorded once per attempt).
-ONCE = ("payment.received", "payment.settled", "payment.declined")
 
 
 class DrainTimeout(RuntimeError):
     """The queue still held messages at the deadline."""
-
-
-# ---------------------------------------------------------------------------- the inputs
-
-
-def chaos_payments(count: int, seed: int) -> list[dict[str, Any]]:
-    """80% valid (four currencies), 10% that validation declines, 10% that fraud declines."""
-    rng = Random(seed)
-    amounts = {
-        "USD": lambda: f"{rng.randint(100, 50000) / 100:.2f}",
-        "EUR": lambda: f"{rng.randint(100, 50000) / 100:.2f}",
-        "JPY": lambda: str(rng.randint(100, 50000)),
-        "KWD": lambda: f"{rng.randint(1000, 90000) / 1000:.3f}",
-    }
-    payments = []
-    for index in range(count):
-        kind = index % 10
-        currency = ("USD", "EUR", "JPY", "KWD")[index % 4]
-        card_country, customer_country = "US", "US"
-        amount = amounts[currency]()
-        if kind == 8:
-            currency, amount = "USD", "0.10"  # under the minimum charge
-        elif kind == 9:
-            card_country, customer_country = "KP", "IR"  # high-risk countries: fraud declines
-        payments.append(
-            {
-                "idempotency_key": f"chaos-{seed}-{index:05d}",
-                "merchant_id": f"m_chaos{index % 7}",
-                "amount": amount,
-                "currency": currency,
-                "payment_method": {
-                    "type": "card",
-                    "token": f"tok_chaos_{index:05d}",
-                    "last4": f"{rng.randint(0, 9999):04d}",
-                    "brand": "visa",
-                    "country": card_country,
-                },
-                "customer": {"id": f"c_chaos_{seed}_{index:05d}", "country": customer_country},
-                "reference": f"chaos-{index:05d}",
-            }
-        )
-    return payments
-
-
-def fault_plan(seed: int, rate: float, function_names: dict[str, str], queue_name: str) -> FaultPlan:
-    """Every kind of fault, ``rate`` per decision point (the consumer's per-call rates a tenth)."""
-    plan = FaultPlan(seed=seed)
-    for logical_id in FUNCTIONS:
-        name = function_names[logical_id]
-        per_call = rate / CONSUMER_BATCH if logical_id == "IngestConsumerFunction" else rate
-        for kind, error, share in (*INVOKE_SHARES, *RETURNED_SHARES):
-            plan.add(Rule(kind, error, function=name, rate=rate * share))
-        for service, codes in faults.DEPENDENCY_ERRORS.items():
-            for code in codes:
-                plan.add(
-                    Rule(
-                        Kind.DEPENDENCY_ERROR,
-                        code,
-                        function=name,
-                        service=service,
-                        rate=per_call / len(codes),
-                    )
-                )
-        if logical_id == "IngestApiFunction":
-            continue
-        for service, operations in WRITES.items():
-            for operation in operations:
-                plan.add(
-                    Rule(
-                        Kind.CRASH_AFTER_CALL,
-                        function=name,
-                        service=service,
-                        operation=operation,
-                        rate=per_call,
-                    )
-                )
-    plan.add(Rule(Kind.DUPLICATE_DELIVERY, queue=queue_name, rate=rate))
-    return plan
 
 
 # ---------------------------------------------------------------------------- driving the stack
@@ -224,158 +115,6 @@ def drain(sqs: Any, queue_url: str, deadline: float, console: Console, what: str
             console.print(f"  {what}: {depth.visible} visible, {depth.in_flight} in flight")
             last_report = now
         time.sleep(0.5)
-
-
-# ---------------------------------------------------------------------------- what the tables hold
-
-
-@dataclass
-class Snapshot:
-    transactions: dict[str, dict[str, Any]]
-    settlements: dict[str, dict[str, Any]]
-    archive: dict[str, list[dict[str, Any]]]  # transaction id -> one document per stored version
-    rows: dict[str, list[dict[str, Any]]]  # transaction id -> audit rows
-    counters: Counter[str]
-    dlq: set[str]
-
-
-def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
-        items.extend(page["Items"])
-    return items
-
-
-def snapshot(clients: dict[str, Any], outputs: dict[str, str], dlq: Dlq) -> Snapshot:
-    from boto3.dynamodb.types import TypeDeserializer
-
-    plain = TypeDeserializer()
-
-    def items(table: str) -> list[dict[str, Any]]:
-        return [
-            {k: plain.deserialize(v) for k, v in item.items()} for item in _scan(clients["dynamodb"], table)
-        ]
-
-    transactions = {i["transaction_id"]: i for i in items(outputs["TransactionsTableName"])}
-    settlements = {i["transaction_id"]: i for i in items(outputs["SettlementsTableName"])}
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    counters: Counter[str] = Counter()
-    for item in items(outputs["AuditTableName"]):
-        if str(item["pk"]).startswith(COUNTER_PREFIX):
-            # The audit stream shards' high-water marks share the prefix and hold no count.
-            if "count" in item:
-                counters[item["sk"]] += int(item["count"])
-        else:
-            rows[item["pk"]].append(item)
-    s3 = clients["s3"]
-    bucket = outputs["ArchiveBucketName"]
-    archive: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="archive/"):
-        for version in page.get("Versions", []):
-            body = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])["Body"]
-            document = json.loads(body.read(), parse_float=Decimal)
-            archive[document["transaction_id"]].append(document)
-    in_dlq = {m.transaction_id for m in dlq.read(limit=100_000) if m.transaction_id}
-    return Snapshot(transactions, settlements, dict(archive), dict(rows), counters, in_dlq)
-
-
-@dataclass
-class Conservation:
-    table: list[tuple[str, str, str, str]] = field(default_factory=list)
-    violations: list[tuple[str, str]] = field(default_factory=list)
-
-    def violate(self, transaction_id: str, what: str) -> None:
-        self.violations.append((transaction_id, what))
-
-
-def check(snap: Snapshot, accepted: Iterable[str]) -> Conservation:
-    """Every accepted payment complete for its outcome, and the totals agree table by table."""
-    result = Conservation()
-    expected = set(accepted) | set(snap.transactions)
-    statuses: Counter[str] = Counter()
-    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    for tid in sorted(expected):
-        item = snap.transactions.get(tid)
-        if item is None:
-            result.violate(tid, "accepted by the API but no transaction item")
-            continue
-        status = str(item.get("status"))
-        statuses[status] += 1
-        if status not in TERMINAL:
-            result.violate(tid, f"status {status}: not SETTLED, DECLINED or FAILED")
-        elif status == "FAILED" and tid not in snap.dlq:
-            result.violate(tid, "FAILED but not in the DLQ")
-        record = snap.settlements.get(tid)
-        documents = snap.archive.get(tid, [])
-        if status == "SETTLED":
-            if record is None:
-                result.violate(tid, "SETTLED without a settlement record")
-            if len(documents) != 1:
-                result.violate(tid, f"SETTLED with {len(documents)} archive entries")
-            amounts = {Decimal(item["amount"])}
-            if record is not None:
-                amounts.add(Decimal(record["amount"]))
-            amounts.update(Decimal(d["amount"]) for d in documents)
-            if len(amounts) != 1:
-                result.violate(tid, f"amounts differ: {sorted(map(str, amounts))}")
-            currency = item["currency"]
-            sums[currency]["transactions"] += Decimal(item["amount"])
-            if record is not None:
-                sums[currency]["settlements"] += Decimal(record["amount"])
-            for document in documents:
-                sums[currency]["archive"] += Decimal(document["amount"])
-        elif record is not None or documents:
-            result.violate(tid, f"{status} with a settlement record or an archive entry")
-        rows = snap.rows.get(tid, [])
-        keys = {str(row["sk"]) for row in rows}
-        missing = TRAILS.get(status, set()) - keys
-        if status == "FAILED" and not any(k.startswith("settlement#failed") for k in keys):
-            missing.add("settlement#failed")
-        if missing:
-            result.violate(tid, f"{status}: audit trail lacks {sorted(missing)}")
-        actions = Counter(str(row["action"]) for row in rows)
-        for action in ONCE:
-            if actions[action] > 1:
-                result.violate(tid, f"{actions[action]} {action} rows")
-        if actions["payment.settled"] and actions["payment.declined"]:
-            result.violate(tid, "both settled and declined rows")
-
-    row_actions = Counter(str(row["action"]) for rows in snap.rows.values() for row in rows)
-    for action in sorted(set(row_actions) | set(snap.counters)):
-        if row_actions[action] != snap.counters[action]:
-            result.violate(
-                "-",
-                f"counter {action} is {snap.counters[action]}, the table holds {row_actions[action]} rows",
-            )
-
-    add = result.table.append
-    add(("payments accepted by the API", str(len(set(accepted))), "", ""))
-    add(("transaction items", str(len(snap.transactions)), "", ""))
-    for status in TERMINAL:
-        add((f"  {status}", str(statuses[status]), "", ""))
-
-    def in_dlq(*wanted: str) -> int:
-        return sum(1 for t in snap.dlq if str(snap.transactions.get(t, {}).get("status")) in wanted)
-
-    add(("  FAILED and in the DLQ", str(in_dlq("FAILED")), "", ""))
-    add(("DLQ messages of payments already done", str(in_dlq("SETTLED", "DECLINED")), "not replayed", ""))
-    add(("settlement records", str(len(snap.settlements)), "", ""))
-    add(("archive entries (object versions)", str(sum(len(v) for v in snap.archive.values())), "", ""))
-    for action in sorted(row_actions):
-        add((f"audit rows {action}", str(row_actions[action]), f"counter {snap.counters[action]}", ""))
-    for currency in sorted(sums):
-        totals = sums[currency]
-        add(
-            (
-                f"settled {currency}",
-                str(totals["transactions"]),
-                f"settlements {totals['settlements']}",
-                f"archive {totals['archive']}",
-            )
-        )
-        if len({totals["transactions"], totals["settlements"], totals["archive"]}) != 1:
-            result.violate("-", f"settled sums in {currency} differ: {dict(totals)}")
-    return result
 
 
 # ---------------------------------------------------------------------------- the run
@@ -431,6 +170,74 @@ def count_audit_stream(stack: Any, deadline: float) -> float:
     return time.monotonic() - mark
 
 
+class _Run:
+    """One chaos run on a started local stack: its fault plan, clients, timed phases and problems."""
+
+    def __init__(self, local: LocalStack, seed: int, rate: float, console: Console) -> None:
+        import boto3
+
+        self.console = console
+        self.outputs = local.outputs
+        self.stack = local.stack
+        names = {logical_id: local.stack.function_name(logical_id) for logical_id in FUNCTIONS}
+        queue_name = self.outputs["PaymentsQueueUrl"].rsplit("/", 1)[-1]
+        self.plan = faults.use(fault_plan(seed, rate, names, queue_name))
+        self.clients = {
+            name: boto3.client(name, region_name=local.region) for name in ("sqs", "dynamodb", "s3")
+        }
+        # The operator's path: the DLQ tools over the moto server, as another process reaches it.
+        self.dlq = Dlq(
+            Connection(
+                region=local.region, outputs=self.outputs, endpoint_url=local.moto_endpoint, local=True
+            )
+        )
+        self.client = ApiClient(local.api_url, local.api_key_value())
+        self.phases: dict[str, float] = {}
+        self.problems: list[tuple[str, str]] = []
+        self.replayed = 0
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        mark = time.monotonic()
+        yield
+        self.phases[name] = time.monotonic() - mark
+
+    def submit(self, payments: list[dict[str, Any]], deadline: float) -> dict[str, str]:
+        with self.phase("submit"):
+            accepted = submit(self.client, payments, deadline)
+        if len(accepted) < len(payments):
+            self.problems.append(("-", f"the API never accepted {len(payments) - len(accepted)} payments"))
+        return accepted
+
+    def drain_and_replay(self, deadline: float) -> None:
+        """Drain under the faults, lift them, replay the DLQ through the operator's path, drain again."""
+        queue_url = self.outputs["PaymentsQueueUrl"]
+        try:
+            self.phases["drain"] = drain(self.clients["sqs"], queue_url, deadline, self.console, "drain")
+            self.plan.lift()
+            with self.phase("replay"):
+                report = self.dlq.replay(Selection(), operator="chaos")
+                self.replayed = len(report.moved)
+                self.console.print(
+                    f"faults lifted; replayed {self.replayed} DLQ messages ({len(report.failed)} failed, "
+                    f"{len(report.complete)} already complete left in the DLQ)"
+                )
+            self.phases["drain after replay"] = drain(
+                self.clients["sqs"], queue_url, deadline, self.console, "drain after replay"
+            )
+        except DrainTimeout as exc:
+            self.plan.lift()
+            self.console.print(f"[red]{exc}[/]")
+            self.problems.append(("-", str(exc)))
+
+    def conservation(self, accepted: dict[str, str], deadline: float) -> Conservation:
+        self.phases["count"] = count_audit_stream(self.stack, deadline)
+        with self.phase("check"):
+            conservation = check(snapshot(self.clients, self.outputs, self.dlq), accepted.values())
+            conservation.violations[:0] = self.problems
+        return conservation
+
+
 def run(
     seed: int,
     count: int,
@@ -440,15 +247,10 @@ def run(
     retry_wait_scale: float = 1.0,
     lambda_mode: LambdaMode = "inline",
 ) -> ChaosResult:
-    import boto3
-
     from payctl.local.local_stack import LocalStack
 
     started = time.monotonic()
-    phases: dict[str, float] = {}
     payments = chaos_payments(count, seed)
-    problems: list[tuple[str, str]] = []
-    replayed = 0
     with LocalStack(
         ROOT / "template.yaml",
         CHAOS_PARAMETERS,
@@ -458,64 +260,29 @@ def run(
         lambda_mode=lambda_mode,
     ) as local:
         set_retry_wait_scale(retry_wait_scale)
-        stack = local.stack
-        outputs = local.outputs
-        names = {logical_id: stack.function_name(logical_id) for logical_id in FUNCTIONS}
-        queue_name = outputs["PaymentsQueueUrl"].rsplit("/", 1)[-1]
-        plan = faults.use(fault_plan(seed, rate, names, queue_name))
-        clients = {name: boto3.client(name, region_name=local.region) for name in ("sqs", "dynamodb", "s3")}
-        # The operator's path: the DLQ tools over the moto server, as another process reaches it.
-        dlq = Dlq(
-            Connection(region=local.region, outputs=outputs, endpoint_url=local.moto_endpoint, local=True)
-        )
-        phases["start"] = time.monotonic() - started
+        chaos = _Run(local, seed, rate, console)
+        chaos.phases["start"] = time.monotonic() - started
         console.print(
-            f"stack up in {phases['start']:.1f}s; submitting {count} payments (seed {seed}, rate {rate:.0%})"
+            f"stack up in {chaos.phases['start']:.1f}s; "
+            f"submitting {count} payments (seed {seed}, rate {rate:.0%})"
         )
-
         deadline = time.monotonic() + timeout
-        client = ApiClient(local.api_url, local.api_key_value())
-        mark = time.monotonic()
-        accepted = submit(client, payments, deadline)
-        phases["submit"] = time.monotonic() - mark
-        if len(accepted) < len(payments):
-            problems.append(("-", f"the API never accepted {len(payments) - len(accepted)} payments"))
-        try:
-            phases["drain"] = drain(clients["sqs"], outputs["PaymentsQueueUrl"], deadline, console, "drain")
-            plan.lift()
-            mark = time.monotonic()
-            report = dlq.replay(Selection(), operator="chaos")
-            replayed = len(report.moved)
-            console.print(
-                f"faults lifted; replayed {replayed} DLQ messages ({len(report.failed)} failed, "
-                f"{len(report.complete)} already complete left in the DLQ)"
-            )
-            phases["replay"] = time.monotonic() - mark
-            phases["drain after replay"] = drain(
-                clients["sqs"], outputs["PaymentsQueueUrl"], deadline, console, "drain after replay"
-            )
-        except DrainTimeout as exc:
-            plan.lift()
-            console.print(f"[red]{exc}[/]")
-            problems.append(("-", str(exc)))
-        phases["count"] = count_audit_stream(stack, deadline)
-        mark = time.monotonic()
-        conservation = check(snapshot(clients, outputs, dlq), accepted.values())
-        conservation.violations[:0] = problems
-        phases["check"] = time.monotonic() - mark
+        accepted = chaos.submit(payments, deadline)
+        chaos.drain_and_replay(deadline)
+        conservation = chaos.conservation(accepted, deadline)
         result = ChaosResult(
             seed=seed,
             payments=count,
             rate=rate,
             accepted=len(set(accepted.values())),
-            replayed=replayed,
+            replayed=chaos.replayed,
             retry_wait_scale=retry_wait_scale,
             conservation=conservation,
-            fired=plan.fired_counts(),
-            calls=Counter(plan.calls),
-            invocations=Counter(plan.invocations),
+            fired=chaos.plan.fired_counts(),
+            calls=Counter(chaos.plan.calls),
+            invocations=Counter(chaos.plan.invocations),
             wall_seconds=time.monotonic() - started,
-            phases=phases,
+            phases=chaos.phases,
         )
     faults.reset()
     return result

@@ -63,6 +63,50 @@ def schema_url(api_url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}/openapi.json"
 
 
+def _command(
+    api_url: str,
+    api_key: str,
+    report: Path,
+    max_examples: int,
+    seed: int,
+    workers: int,
+    include_path_regex: str | None,
+    phases: str | None,
+) -> list[str]:
+    return [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(CONFIG),
+        "--no-color",
+        "run",
+        schema_url(api_url),
+        "--checks",
+        "all",
+        "--mode",
+        "all",
+        "--max-examples",
+        str(max_examples),
+        "--seed",
+        str(seed),
+        "--workers",
+        str(workers),
+        "--header",
+        f"x-api-key: {api_key}",
+        "--generation-database",
+        "none",
+        # API Gateway's integration timeout is 29 s (then 504, documented); wait for it, not for
+        # schemathesis' 10 s, which a dashboards' read over a busy local stack can exceed.
+        "--request-timeout",
+        "35",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
+        *(["--include-path-regex", include_path_regex] if include_path_regex else []),
+        *(["--phases", phases] if phases else []),
+    ]
+
+
 def run_schemathesis(
     api_url: str,
     api_key: str,
@@ -82,38 +126,7 @@ def run_schemathesis(
     """
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:
         report = Path(tmp) / "report.json"
-        command = [
-            str(Path(sys.executable).with_name("schemathesis")),
-            "--config-file",
-            str(CONFIG),
-            "--no-color",
-            "run",
-            schema_url(api_url),
-            "--checks",
-            "all",
-            "--mode",
-            "all",
-            "--max-examples",
-            str(max_examples),
-            "--seed",
-            str(seed),
-            "--workers",
-            str(workers),
-            "--header",
-            f"x-api-key: {api_key}",
-            "--generation-database",
-            "none",
-            # API Gateway's integration timeout is 29 s (then 504, documented); wait for it, not for
-            # schemathesis' 10 s, which a dashboards' read over a busy local stack can exceed.
-            "--request-timeout",
-            "35",
-            "--report",
-            "json",
-            "--report-json-path",
-            str(report),
-            *(["--include-path-regex", include_path_regex] if include_path_regex else []),
-            *(["--phases", phases] if phases else []),
-        ]
+        command = _command(api_url, api_key, report, max_examples, seed, workers, include_path_regex, phases)
         started = time.monotonic()
         completed = subprocess.run(
             command,

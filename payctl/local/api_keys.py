@@ -9,12 +9,47 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from payctl.local.api_front import ApiKey, PlanBinding
 from payctl.local.throttle import QuotaPeriod, UsagePlanLimits
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    value: str
+    enabled: bool = True
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class PlanBinding:
+    """A usage plan a key belongs to, on the API stage being called."""
+
+    plan_id: str
+    limits: UsagePlanLimits
+
+
+class ApiKeyStore(Protocol):
+    def authenticate(self, value: str, api_id: str, stage: str) -> tuple[ApiKey, PlanBinding | None] | None:
+        """The enabled key with this value and its usage plan on ``api_id``/``stage``; ``None`` if unknown."""
+
+
+class StaticKeyStore:
+    """Keys fixed in memory: for tests of the front itself."""
+
+    def __init__(self, keys: Iterable[tuple[ApiKey, PlanBinding | None]]) -> None:
+        self._by_value = {key.value: (key, plan) for key, plan in keys}
+
+    def authenticate(self, value: str, api_id: str, stage: str) -> tuple[ApiKey, PlanBinding | None] | None:
+        found = self._by_value.get(value)
+        if found is None or not found[0].enabled:
+            return None
+        return found
+
 
 # API Gateway itself takes a few seconds to apply a key or plan change; so does this cache.
 CACHE_SECONDS = 2.0

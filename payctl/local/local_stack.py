@@ -8,28 +8,20 @@ template's routes, and the SQS pollers for the stack's event sources.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import socket
-import threading
-import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType, TracebackType
+from types import TracebackType
 from typing import Any
 
 import boto3
 
-from payctl.local.api_front import (
-    ApiFront,
-    ApiHttpServer,
-    HttpRequest,
-    build_proxy_event,
-    map_proxy_response,
-    port_in_use_as,
-)
+from payctl.local.api_front import ApiFront
+from payctl.local.api_http_server import ApiHttpServer
 from payctl.local.api_keys import ApiGatewayKeyStore
+from payctl.local.moto_server import DEFAULT_MOTO_PORT, LOCALHOST, MotoServer
+from payctl.local.openapi_spec import OpenApiSpec
 from payctl.local.persistence import (
     PeriodicSaver,
     Snapshot,
@@ -39,7 +31,8 @@ from payctl.local.persistence import (
     restore,
 )
 from payctl.local.pollers import PollerGroup, SqsPoller, StreamPollerLoop
-from payctl.local.routes import ApiDefinition, Route, RouteMatch, api_definitions
+from payctl.local.ports import ensure_port_free
+from payctl.local.routes import ApiDefinition, api_definitions
 from payctl.local.template_parameters import parameter_values
 from payctl.runtime import Stack, deploy, moto_session
 from payctl.runtime import _state as runtime_state
@@ -50,61 +43,7 @@ from payctl.runtime.session import LambdaMode
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_PORT = 3000
-DEFAULT_MOTO_PORT = 5000
 DEFAULT_SAVE_INTERVAL = 30.0
-LOCALHOST = "127.0.0.1"
-
-
-def ensure_port_free(host: str, port: int, what: str) -> None:
-    """Fail before the (slow) deploy when a port is already taken, with a message that says which."""
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe, port_in_use_as(what, host, port):
-        # As the servers themselves do: a port whose last connections are still in TIME_WAIT after
-        # a stop is free to listen on again.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
-
-
-class MotoServer:
-    """moto's HTTP server on the in-process backends, bound before it returns.
-
-    ``moto.server.ThreadedMotoServer`` binds inside its thread, so a taken port leaves ``start()``
-    waiting forever, and werkzeug answers a failed bind with ``sys.exit``. The socket is bound
-    here instead and handed to werkzeug, which turns a taken port into an immediate, clear error.
-    """
-
-    def __init__(self, host: str = LOCALHOST, port: int = DEFAULT_MOTO_PORT) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-        from werkzeug.serving import make_server
-
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            with port_in_use_as("moto", host, port):
-                listener.bind((host, port))
-            listener.listen(128)
-            app = DomainDispatcherApplication(create_backend_app)
-            # werkzeug duplicates the descriptor, so this socket object can be closed afterwards.
-            self._server = make_server(
-                host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=listener.fileno()
-            )
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=5)
-        self._server.server_close()
 
 
 @dataclass
@@ -168,8 +107,6 @@ class LocalStack:
         self.moto_server: MotoServer | None = None
         self.pollers = PollerGroup([])
         self.keys: ApiGatewayKeyStore | None = None
-        self._openapi_spec: str | None = None
-        self._openapi_lock = threading.Lock()
         self.restored: Snapshot | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -260,7 +197,7 @@ class LocalStack:
             stack.invoke,
             self.keys,
             api_id=rest_api_id,
-            openapi=self._openapi,
+            openapi=OpenApiSpec(stack, self.api),
         )
         self.api_server = ApiHttpServer(front, self.config.host, self.config.api_port)
         self.api_server.start()
@@ -352,86 +289,6 @@ class LocalStack:
             "parameters": self.config.parameters,
             "function_environment": _shared_environment(stack),
         }
-
-    # ------------------------------------------------------------------ OpenAPI
-
-    def _openapi(self, server_url: str) -> str | None:
-        """The API function's own OpenAPI spec (Powertools), computed once.
-
-        If the handler serves one itself (``enable_swagger``), it is asked for it through a proxy
-        event, so the title, security schemes and servers are exactly what it would answer in AWS;
-        otherwise its resolver generates one.
-        """
-        if self.api is None:
-            return None
-        with self._openapi_lock:
-            if self._openapi_spec is None:
-                self._openapi_spec = self._load_openapi(server_url)
-            return self._openapi_spec
-
-    def _load_openapi(self, server_url: str) -> str | None:
-        assert self.api is not None
-        for function_id in dict.fromkeys(route.function_id for route in self.api.routes):
-            info = self.stack.functions.get(function_id)
-            module = _import_handler_module(info.handler) if info else None
-            resolver = _find_resolver(module) if module else None
-            if resolver is None:
-                continue
-            swagger_path = _swagger_path(resolver)
-            if swagger_path is not None:
-                spec = self._ask_function_for_spec(function_id, swagger_path)
-                if spec is not None:
-                    return spec
-            from aws_lambda_powertools.event_handler.openapi.models import Server
-
-            return str(resolver.get_openapi_json_schema(servers=[Server(url=server_url)]))
-        return None
-
-    def _ask_function_for_spec(self, function_id: str, swagger_path: str) -> str | None:
-        assert self.api is not None
-        route = Route(self.api.api_id, swagger_path, "GET", function_id, False, "OpenApiSpec")
-        request = HttpRequest("GET", f"/{self.api.stage_name}{swagger_path}?format=json", [], b"")
-        event = build_proxy_event(
-            request,
-            RouteMatch(route, {}),
-            api_id=self.stack.resources.get(self.api.api_id, self.api.api_id),
-            stage=self.api.stage_name,
-            request_id=str(uuid.uuid4()),
-            api_key=None,
-            path=swagger_path,
-        )
-        try:
-            response = map_proxy_response(self.stack.invoke(function_id, event))
-        except Exception:
-            logger.warning("%s did not answer GET %s", function_id, swagger_path, exc_info=True)
-            return None
-        return response.body.decode() if response.status == 200 else None
-
-
-def _import_handler_module(handler: str) -> ModuleType | None:
-    module_name = handler.rpartition(".")[0]
-    try:
-        return importlib.import_module(module_name)
-    except ImportError:
-        logger.warning("cannot import %s for its OpenAPI spec", module_name, exc_info=True)
-        return None
-
-
-def _swagger_path(resolver: Any) -> str | None:
-    """The path ``enable_swagger`` registered, if any (Powertools names its handler swagger_handler)."""
-    for route in [*getattr(resolver, "_static_routes", []), *getattr(resolver, "_dynamic_routes", [])]:
-        if getattr(route.func, "__name__", "") == "swagger_handler" and route.method == "GET":
-            return str(route.path)
-    return None
-
-
-def _find_resolver(module: ModuleType) -> Any:
-    from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-
-    for value in vars(module).values():
-        if isinstance(value, ApiGatewayResolver):
-            return value
-    return None
 
 
 def _account_of(stack: Stack) -> str | None:

@@ -6,7 +6,8 @@ creates the template's stack in it and returns a :class:`Stack`.
 
 from payctl.runtime._patching import TESTED_MOTO_VERSIONS, UntestedMotoVersion
 from payctl.runtime._state import EnvironmentConflict, RuntimeNotActive
-from payctl.runtime.deployment import DeployFailed, FunctionInfo, LambdaFunctionError, Stack, deploy
+from payctl.runtime.deployed_stack import FunctionInfo, LambdaFunctionError, Stack
+from payctl.runtime.deployment import DeployFailed, deploy
 from payctl.runtime.execution_names import MissingExecutionName
 from payctl.runtime.lambda_dispatch import LocalCodeUnavailable
 from payctl.runtime.session import moto_session, set_retry_wait_scale, set_speedups

@@ -1,30 +1,23 @@
-"""``deploy()``: the repository's SAM template, deployed into the active moto session."""
+"""``deploy()``: the repository's SAM template, deployed into the active moto session, as a
+:class:`~payctl.runtime.deployed_stack.Stack`."""
 
 from __future__ import annotations
 
 import json
 import logging
 import warnings
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from payctl.runtime import _state, faults
+from payctl.runtime import _state
 from payctl.runtime.cfn_yaml import load_template
-from payctl.runtime.dynamodb_streams import StreamPoller, StreamSource, stream_sources_for_function
-from payctl.runtime.execution_names import require_name
+from payctl.runtime.deployed_stack import FunctionInfo, Stack
+from payctl.runtime.dynamodb_streams import StreamSource, stream_sources_for_function
 from payctl.runtime.lambda_dispatch import cold_start
 from payctl.runtime.sam_translate import ArtifactStager, stage_local_artifacts, translate
-from payctl.runtime.sqs_event_sources import (
-    NO_RETRIES,
-    EventSource,
-    EventSourcePoller,
-    PollResult,
-    event_sources_for_function,
-)
+from payctl.runtime.sqs_event_sources import EventSource, event_sources_for_function
 
 logger = logging.getLogger(__name__)
 
@@ -34,167 +27,6 @@ _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPA
 
 class DeployFailed(RuntimeError):
     """CloudFormation (moto) did not reach CREATE_COMPLETE."""
-
-
-class LambdaFunctionError(Exception):
-    """The handler raised: Lambda answered with ``FunctionError`` and an error payload."""
-
-    def __init__(self, function_name: str, function_error: str, payload: dict[str, Any]) -> None:
-        self.function_name = function_name
-        self.function_error = function_error
-        self.payload = payload
-        self.error_type: str = payload.get("errorType", "Unknown")
-        self.error_message: str = payload.get("errorMessage", "")
-        self.stack_trace: list[str] = payload.get("stackTrace", [])
-        super().__init__(f"{function_name}: {self.error_type}: {self.error_message}")
-
-
-@dataclass(frozen=True)
-class FunctionInfo:
-    logical_id: str
-    name: str
-    arn: str
-    handler: str
-    code_dir: Path | None
-    layer_dirs: tuple[Path, ...]
-    env: dict[str, str]
-    timeout: int
-    memory_size: int
-
-
-class StackFaults:
-    """The active fault plan (shim 4), addressed by the stack's logical function ids.
-
-    ``stack.faults.inject("ValidationFunction", "Lambda.ServiceException", times=2)`` is the short
-    form for Lambda service errors; :meth:`add` takes any :class:`faults.Rule`.
-    """
-
-    def __init__(self, stack: Stack) -> None:
-        self._stack = stack
-
-    @property
-    def plan(self) -> faults.FaultPlan:
-        return faults.plan()
-
-    def inject(self, function: str, error: str = "Lambda.ServiceException", times: int = 1) -> None:
-        self.add(faults.Rule(faults.Kind.LAMBDA_SERVICE_ERROR, error, function=function, count=times))
-
-    def add(self, rule: faults.Rule) -> faults.Rule:
-        if rule.function is not None:
-            rule.function = self._stack.function_name(rule.function)
-        return faults.plan().add(rule)
-
-    def remaining(self, function: str) -> int:
-        return faults.plan().remaining(self._stack.function_name(function))
-
-    def clear(self, function: str | None = None) -> None:
-        if function is None:
-            for info in self._stack.functions.values():
-                faults.plan().clear(info.name)
-        else:
-            faults.plan().clear(self._stack.function_name(function))
-
-
-@dataclass
-class Stack:
-    name: str
-    region: str
-    outputs: dict[str, str]
-    resources: dict[str, str]
-    resource_types: dict[str, str]
-    functions: dict[str, FunctionInfo]
-    event_sources: dict[str, tuple[EventSource, ...]]
-    state_machines: dict[str, str]
-    template: dict[str, Any]
-    unsupported_resources: dict[str, str] = field(default_factory=dict)
-    stream_sources: dict[str, tuple[StreamSource, ...]] = field(default_factory=dict)
-    _stream_pollers: dict[str, StreamPoller] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self.faults = StackFaults(self)
-        # The earlier name, kept for callers written against it.
-        self.lambda_faults = self.faults
-        self._lambda = boto3.client("lambda", region_name=self.region, config=NO_RETRIES)
-        self._sfn = boto3.client("stepfunctions", region_name=self.region, config=NO_RETRIES)
-
-    @cached_property
-    def _sqs(self) -> Any:
-        return boto3.client("sqs", region_name=self.region)
-
-    def function_name(self, logical_id_or_name: str) -> str:
-        info = self.functions.get(logical_id_or_name)
-        if info is not None:
-            return info.name
-        if any(info.name == logical_id_or_name for info in self.functions.values()):
-            return logical_id_or_name
-        raise KeyError(f"{logical_id_or_name!r} is not a function of stack {self.name}")
-
-    def invoke(self, logical_id_or_name: str, event: Any) -> Any:
-        """Invoke through the Lambda API; raises :class:`LambdaFunctionError` if the handler raised."""
-        name = self.function_name(logical_id_or_name)
-        response = self._lambda.invoke(
-            FunctionName=name, InvocationType="RequestResponse", Payload=json.dumps(event).encode("utf-8")
-        )
-        raw = response["Payload"].read()
-        payload = json.loads(raw) if raw else None
-        if response.get("FunctionError"):
-            raise LambdaFunctionError(name, response["FunctionError"], payload or {})
-        return payload
-
-    def state_machine_arn(self, logical_id: str | None = None) -> str:
-        if logical_id is not None:
-            return self.state_machines[logical_id]
-        if len(self.state_machines) != 1:
-            raise ValueError(f"stack has state machines {sorted(self.state_machines)}; name one")
-        return next(iter(self.state_machines.values()))
-
-    def start_sync_execution(self, input: Any, name: str, state_machine: str | None = None) -> dict[str, Any]:
-        """``StartSyncExecution`` through the Step Functions API (same response as boto3)."""
-        require_name(name, "StartSyncExecution")
-        return self._sfn.start_sync_execution(
-            stateMachineArn=self.state_machine_arn(state_machine), name=name, input=json.dumps(input)
-        )
-
-    def pollers(
-        self, function_logical_id: str, *, visibility_timeout_on_failure: int | None = None
-    ) -> list[EventSourcePoller]:
-        sources = self.event_sources.get(function_logical_id)
-        if not sources:
-            raise KeyError(f"{function_logical_id!r} has no SQS event source in stack {self.name}")
-        return [
-            EventSourcePoller(
-                source,
-                self.region,
-                visibility_timeout_on_failure=visibility_timeout_on_failure,
-                sqs=self._sqs,
-                lambda_client=self._lambda,
-            )
-            for source in sources
-        ]
-
-    def stream_pollers(self) -> list[StreamPoller]:
-        """One poller per DynamoDB stream event source; each keeps its shards' positions."""
-        pollers = self._stream_pollers
-        for sources in self.stream_sources.values():
-            for source in sources:
-                if source.uuid not in pollers:
-                    pollers[source.uuid] = StreamPoller(source, self.region, lambda_client=self._lambda)
-        return list(pollers.values())
-
-    def poll_once(
-        self,
-        function_logical_id: str,
-        *,
-        max_wait_seconds: float = 0.0,
-        visibility_timeout_on_failure: int | None = None,
-    ) -> PollResult:
-        """One receive → invoke → delete cycle for the function's (single) SQS event source."""
-        pollers = self.pollers(
-            function_logical_id, visibility_timeout_on_failure=visibility_timeout_on_failure
-        )
-        if len(pollers) != 1:
-            raise ValueError(f"{function_logical_id} has {len(pollers)} SQS event sources; use pollers()")
-        return pollers[0].poll_once(max_wait_seconds=max_wait_seconds)
 
 
 def _list_resources(cloudformation: Any, stack_name: str) -> list[dict[str, Any]]:
@@ -273,19 +105,47 @@ def _create_stack(
     parameters: dict[str, str],
 ) -> Stack:
     cloudformation = boto3.client("cloudformation", region_name=state.region)
+    described = _create_and_describe(cloudformation, stack_name, translated, parameters)
+    resources, resource_types = _resources(cloudformation, stack_name, sam_template, translated)
+    unsupported = _unsupported_resources(translated, resource_types)
+    lambda_client = boto3.client("lambda", region_name=state.region)
+    functions = _functions(state, lambda_client, resources, resource_types)
+    return Stack(
+        name=stack_name,
+        region=state.region,
+        outputs={o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])},
+        resources=resources,
+        resource_types=resource_types,
+        functions=functions,
+        event_sources=_event_sources(state, lambda_client, functions),
+        state_machines=_state_machines(state, resources, resource_types),
+        template=translated,
+        unsupported_resources=unsupported,
+        stream_sources=_stream_sources(state, lambda_client, functions),
+    )
+
+
+def _create_and_describe(
+    cloudformation: Any, stack_name: str, translated: dict[str, Any], parameters: dict[str, str]
+) -> dict[str, Any]:
     cloudformation.create_stack(
         StackName=stack_name,
         TemplateBody=json.dumps(translated),
         Parameters=[{"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()],
         Capabilities=_CAPABILITIES,
     )
-    described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    described: dict[str, Any] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     if described["StackStatus"] != "CREATE_COMPLETE":
         events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
         reasons = [e.get("ResourceStatusReason") for e in events if e.get("ResourceStatusReason")]
         raise DeployFailed(f"stack {stack_name} is {described['StackStatus']}: {reasons}")
+    return described
 
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+
+def _resources(
+    cloudformation: Any, stack_name: str, sam_template: dict[str, Any], translated: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Physical ids and types by logical id, the SAM template's layer ids included."""
     summaries = _list_resources(cloudformation, stack_name)
     resources = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries}
     resource_types = {s["LogicalResourceId"]: s["ResourceType"] for s in summaries}
@@ -293,6 +153,10 @@ def _create_stack(
         if translated_id in resources:
             resources[sam_id] = resources[translated_id]
             resource_types[sam_id] = resource_types[translated_id]
+    return resources, resource_types
+
+
+def _unsupported_resources(translated: dict[str, Any], resource_types: dict[str, str]) -> dict[str, str]:
     unsupported = {
         logical_id: resource["Type"]
         for logical_id, resource in translated.get("Resources", {}).items()
@@ -302,36 +166,45 @@ def _create_stack(
         logger.info(
             "moto has no CloudFormation support for, and created nothing for: %s", sorted(unsupported)
         )
+    return unsupported
 
-    lambda_client = boto3.client("lambda", region_name=state.region)
+
+def _functions(
+    state: _state.RuntimeState, lambda_client: Any, resources: dict[str, str], resource_types: dict[str, str]
+) -> dict[str, FunctionInfo]:
     functions: dict[str, FunctionInfo] = {}
-    environments: dict[str, dict[str, str]] = {}
     for logical_id, kind in resource_types.items():
-        if kind != "AWS::Lambda::Function":
-            continue
-        config = lambda_client.get_function_configuration(FunctionName=resources[logical_id])
-        local = state.functions.get(config["FunctionName"])
-        env = dict(config.get("Environment", {}).get("Variables", {}))
-        environments[config["FunctionName"]] = env
-        functions[logical_id] = FunctionInfo(
-            logical_id=logical_id,
-            name=config["FunctionName"],
-            arn=config["FunctionArn"],
-            handler=config["Handler"],
-            code_dir=local.code_dir if local else None,
-            layer_dirs=tuple(
-                state.layer_dirs[layer["Arn"]]
-                for layer in config.get("Layers", [])
-                if layer["Arn"] in state.layer_dirs
-            ),
-            env=env,
-            timeout=int(config["Timeout"]),
-            memory_size=int(config["MemorySize"]),
-        )
+        if kind == "AWS::Lambda::Function":
+            config = lambda_client.get_function_configuration(FunctionName=resources[logical_id])
+            functions[logical_id] = _function_info(state, logical_id, config)
     if state.environments is None:
         assert state.function_envs is not None
-        state.function_envs.check_all(environments)
+        state.function_envs.check_all({info.name: info.env for info in functions.values()})
+    return functions
 
+
+def _function_info(state: _state.RuntimeState, logical_id: str, config: dict[str, Any]) -> FunctionInfo:
+    local = state.functions.get(config["FunctionName"])
+    return FunctionInfo(
+        logical_id=logical_id,
+        name=config["FunctionName"],
+        arn=config["FunctionArn"],
+        handler=config["Handler"],
+        code_dir=local.code_dir if local else None,
+        layer_dirs=tuple(
+            state.layer_dirs[layer["Arn"]]
+            for layer in config.get("Layers", [])
+            if layer["Arn"] in state.layer_dirs
+        ),
+        env=dict(config.get("Environment", {}).get("Variables", {})),
+        timeout=int(config["Timeout"]),
+        memory_size=int(config["MemorySize"]),
+    )
+
+
+def _event_sources(
+    state: _state.RuntimeState, lambda_client: Any, functions: dict[str, FunctionInfo]
+) -> dict[str, tuple[EventSource, ...]]:
     sqs = boto3.client("sqs", region_name=state.region)
     event_sources = {
         logical_id: tuple(
@@ -341,15 +214,24 @@ def _create_stack(
         )
         for logical_id, info in functions.items()
     }
-    event_sources = {logical_id: sources for logical_id, sources in event_sources.items() if sources}
+    return {logical_id: sources for logical_id, sources in event_sources.items() if sources}
+
+
+def _stream_sources(
+    state: _state.RuntimeState, lambda_client: Any, functions: dict[str, FunctionInfo]
+) -> dict[str, tuple[StreamSource, ...]]:
     stream_sources = {
         logical_id: tuple(
             stream_sources_for_function(info.name, logical_id, state.region, lambda_client=lambda_client)
         )
         for logical_id, info in functions.items()
     }
-    stream_sources = {logical_id: sources for logical_id, sources in stream_sources.items() if sources}
+    return {logical_id: sources for logical_id, sources in stream_sources.items() if sources}
 
+
+def _state_machines(
+    state: _state.RuntimeState, resources: dict[str, str], resource_types: dict[str, str]
+) -> dict[str, str]:
     stepfunctions = boto3.client("stepfunctions", region_name=state.region)
     state_machines = {}
     for logical_id, kind in resource_types.items():
@@ -357,17 +239,4 @@ def _create_stack(
             # Raises if the machine did not land in the executing backend.
             stepfunctions.describe_state_machine(stateMachineArn=resources[logical_id])
             state_machines[logical_id] = resources[logical_id]
-
-    return Stack(
-        name=stack_name,
-        region=state.region,
-        outputs=outputs,
-        resources=resources,
-        resource_types=resource_types,
-        functions=functions,
-        event_sources=event_sources,
-        state_machines=state_machines,
-        template=translated,
-        unsupported_resources=unsupported,
-        stream_sources=stream_sources,
-    )
+    return state_machines

@@ -149,18 +149,9 @@ def moto_session(
         env_scope=scope,
         import_roots=_state.ImportRoots(),
     )
+    previous_switch_interval = sys.getswitchinterval()
     if lambda_mode == "process":
-        state.environments = ExecutionEnvironments(
-            account_concurrency=account_concurrency,
-            base_environment={**_FAKE_CREDENTIALS, **_RUNTIME_ONLY_ENV},
-        )
-        # The fault plan decides on the calls handlers relay from their environments.
-        state.environments.interceptor = PlanInterceptor()
-        # Every relayed call wakes a thread of this process that must win the GIL from the busy
-        # workflow threads, several times per call; at the default 5 ms interval a handler's calls
-        # queued behind them (a 100-item batch POST took 11 s instead of 1 s while the pollers ran).
-        previous_switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(RELAY_SWITCH_INTERVAL)
+        state.environments = _execution_environments(account_concurrency)
     _state.activate(state)
     patcher = Patcher()
     mock = mock_aws(config=MOTO_CONFIG)
@@ -178,18 +169,37 @@ def moto_session(
         sys.meta_path.append(state.import_roots)
         yield state
     finally:
-        if state.import_roots in sys.meta_path:
-            sys.meta_path.remove(state.import_roots)
-        for extra in ("speedups_patcher", "retry_waits_patcher"):
-            if state.extras.get(extra) is not None:
-                state.extras[extra].undo_all()
-        if state.environments is not None:
-            state.environments.close()
-            sys.setswitchinterval(previous_switch_interval)
-        if state.extras.get("speedups_patcher") is not None:
-            state.extras["speedups_patcher"].undo_all()
-        patcher.undo_all()
+        _close(state, patcher, previous_switch_interval)
         if started:
             mock.stop()
         scope.restore()
         _state.deactivate()
+
+
+def _execution_environments(account_concurrency: int) -> ExecutionEnvironments:
+    environments = ExecutionEnvironments(
+        account_concurrency=account_concurrency,
+        base_environment={**_FAKE_CREDENTIALS, **_RUNTIME_ONLY_ENV},
+    )
+    # The fault plan decides on the calls handlers relay from their environments.
+    environments.interceptor = PlanInterceptor()
+    # Every relayed call wakes a thread of this process that must win the GIL from the busy
+    # workflow threads, several times per call; at the default 5 ms interval a handler's calls
+    # queued behind them (a 100-item batch POST took 11 s instead of 1 s while the pollers ran).
+    sys.setswitchinterval(RELAY_SWITCH_INTERVAL)
+    return environments
+
+
+def _close(state: _state.RuntimeState, patcher: Patcher, switch_interval: float) -> None:
+    """Undo what the session installed, but moto's mock and the environment variables."""
+    if state.import_roots in sys.meta_path:
+        sys.meta_path.remove(state.import_roots)
+    for extra in ("speedups_patcher", "retry_waits_patcher"):
+        if state.extras.get(extra) is not None:
+            state.extras[extra].undo_all()
+    if state.environments is not None:
+        state.environments.close()
+        sys.setswitchinterval(switch_interval)
+    if state.extras.get("speedups_patcher") is not None:
+        state.extras["speedups_patcher"].undo_all()
+    patcher.undo_all()

@@ -109,63 +109,88 @@ def move_messages(
     """
     sqs = boto3.client("sqs", region_name=region)
     if destination_arn is None:
-        sources = source_queues_of(sqs, source_arn)
-        if len(sources) != 1:
-            raise RedriveError(
-                f"{source_arn} is the dead-letter queue of {sources or 'no queue'}; "
-                "pass destination_arn explicitly"
-            )
-        destination_arn = sources[0]
-    source_url = _queue_url(sqs, source_arn)
+        destination_arn = _only_source_queue(sqs, source_arn)
+    move = _Move(sqs, MoveResult(source_arn, destination_arn), _queue_url(sqs, source_arn))
     destination_url = _queue_url(sqs, destination_arn)
     fifo = destination_arn.endswith(".fifo")
-    result = MoveResult(source_arn, destination_arn)
-    kept: list[dict[str, Any]] = []
     interval = 1.0 / max_per_second if max_per_second else 0.0
 
     def done() -> bool:
-        return (stop is not None and stop.is_set()) or (limit is not None and result.moved >= limit)
+        return (stop is not None and stop.is_set()) or (limit is not None and move.result.moved >= limit)
 
     while not done():
-        received = sqs.receive_message(
-            QueueUrl=source_url,
+        received = move.receive()
+        if not received:
+            break
+        for message in received:
+            if done() or (select is not None and not select(message)):
+                move.keep(message, skipped=True)
+                continue
+            started = time.monotonic()
+            if move.send(message, destination_url, fifo) and on_moved is not None:
+                on_moved(move.result.moved)
+            if interval:
+                time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    move.hand_back()
+    return move.result
+
+
+def _only_source_queue(sqs: Any, dlq_arn: str) -> str:
+    sources = source_queues_of(sqs, dlq_arn)
+    if len(sources) != 1:
+        raise RedriveError(
+            f"{dlq_arn} is the dead-letter queue of {sources or 'no queue'}; pass destination_arn explicitly"
+        )
+    return sources[0]
+
+
+@dataclass
+class _Move:
+    """One move's progress: what it moved and failed, and the messages it hands back to the DLQ."""
+
+    sqs: Any
+    result: MoveResult
+    source_url: str
+    kept: list[dict[str, Any]] = field(default_factory=list)
+
+    def receive(self) -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = self.sqs.receive_message(
+            QueueUrl=self.source_url,
             MaxNumberOfMessages=_BATCH,
             MessageAttributeNames=["All"],
             MessageSystemAttributeNames=["All"],
             VisibilityTimeout=_MOVE_VISIBILITY_SECONDS,
             WaitTimeSeconds=0,
         ).get("Messages", [])
-        if not received:
-            break
-        for message in received:
-            if done() or (select is not None and not select(message)):
-                kept.append(message)
-                result.skipped += 1
-                continue
-            started = time.monotonic()
-            try:
-                sent = sqs.send_message_batch(
-                    QueueUrl=destination_url, Entries=[_send_entry(message, 0, fifo)]
-                )
-                failure = sent["Failed"][0] if sent.get("Failed") else None
-            except ClientError as exc:
-                failure = exc.response["Error"]
-            if failure is not None:
-                result.failed.append({"MessageId": message["MessageId"], "Error": failure})
-                kept.append(message)
-                continue
-            sqs.delete_message(QueueUrl=source_url, ReceiptHandle=message["ReceiptHandle"])
-            result.moved += 1
-            if on_moved is not None:
-                on_moved(result.moved)
-            if interval:
-                time.sleep(max(0.0, interval - (time.monotonic() - started)))
+        return received
 
-    for message in kept:
-        sqs.change_message_visibility(
-            QueueUrl=source_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-        )
-    return result
+    def keep(self, message: dict[str, Any], *, skipped: bool = False) -> None:
+        self.kept.append(message)
+        if skipped:
+            self.result.skipped += 1
+
+    def send(self, message: dict[str, Any], destination_url: str, fifo: bool) -> bool:
+        """Send to the destination, and only then delete from the DLQ; whether it moved."""
+        try:
+            sent = self.sqs.send_message_batch(
+                QueueUrl=destination_url, Entries=[_send_entry(message, 0, fifo)]
+            )
+            failure = sent["Failed"][0] if sent.get("Failed") else None
+        except ClientError as exc:
+            failure = exc.response["Error"]
+        if failure is not None:
+            self.result.failed.append({"MessageId": message["MessageId"], "Error": failure})
+            self.keep(message)
+            return False
+        self.sqs.delete_message(QueueUrl=self.source_url, ReceiptHandle=message["ReceiptHandle"])
+        self.result.moved += 1
+        return True
+
+    def hand_back(self) -> None:
+        for message in self.kept:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.source_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
 
 
 # --------------------------------------------------------------------------------------- move tasks

@@ -80,7 +80,11 @@ class Connection:
 
     @classmethod
     def from_state(cls, state_file: Path = DEFAULT_STATE_FILE) -> Connection:
-        info = read_state(state_file)
+        return cls.from_info(read_state(state_file))
+
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> Connection:
+        """A local stack, from what it records for other processes (``LocalStack.connection_info``)."""
         return cls(
             region=info["region"],
             outputs=dict(info["outputs"]),

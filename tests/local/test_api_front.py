@@ -10,17 +10,11 @@ from decimal import Decimal
 
 import pytest
 
-from payctl.local.api_front import (
-    ApiFront,
-    ApiHttpServer,
-    ApiKey,
-    HttpRequest,
-    MalformedProxyResponse,
-    PlanBinding,
-    PortInUse,
-    StaticKeyStore,
-    map_proxy_response,
-)
+from payctl.local.api_front import ApiFront
+from payctl.local.api_http_server import ApiHttpServer
+from payctl.local.api_keys import ApiKey, PlanBinding, StaticKeyStore
+from payctl.local.ports import PortInUse
+from payctl.local.proxy_integration import HttpRequest, MalformedProxyResponse, map_proxy_response
 from payctl.local.routes import ApiDefinition, Route
 from payctl.local.throttle import UsagePlanLimits
 

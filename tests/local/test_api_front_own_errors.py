@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from payctl.local.api_front import MAX_PAYLOAD_BYTES, ApiFront, ApiHttpServer, PlanBinding, StaticKeyStore
+from payctl.local.api_front import ApiFront
+from payctl.local.api_http_server import ApiHttpServer
+from payctl.local.api_keys import PlanBinding, StaticKeyStore
+from payctl.local.proxy_integration import MAX_PAYLOAD_BYTES
 from payctl.local.routes import api_definitions
 from payctl.local.template_parameters import parameter_values
 from payctl.local.throttle import UsagePlanLimits

@@ -10,7 +10,8 @@ from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from payctl.devtools.chaos import FUNCTIONS, Snapshot, chaos_payments, check, fault_plan
+from payctl.devtools.chaos_plan import FUNCTIONS, chaos_payments, fault_plan
+from payctl.devtools.conservation import Snapshot, check
 from payctl.runtime.faults import Kind
 
 ROOT = Path(__file__).resolve().parents[2]

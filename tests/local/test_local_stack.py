@@ -9,8 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from payctl.local.api_front import PortInUse
-from payctl.local.local_stack import LocalStack, MotoServer
+from payctl.local.local_stack import LocalStack
+from payctl.local.moto_server import MotoServer
+from payctl.local.ports import PortInUse
 from payctl.runtime import _state as runtime_state
 
 

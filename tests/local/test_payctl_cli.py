@@ -9,7 +9,8 @@ import socket
 import pytest
 import typer
 
-from payctl.cli import EXAMPLE_PAYMENT, app, main
+from payctl.cli import app, main
+from payctl.local.cli import EXAMPLE_PAYMENT
 from payctl.tools.connection import Connection
 from payctl.tools.stack_file import NoRunningStack, read_state, remove_state, write_state
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from payctl.cli import EXAMPLE_PAYMENT
+from payctl.local.cli import EXAMPLE_PAYMENT
 from payctl.tools.api_client import ApiResponse, ApiUnreachable
 from payctl.tools.submitter.journal import Journal, JournalError, RowSet, read_results
 from payctl.tools.submitter.reader import InputError, read_rows

@@ -13,24 +13,19 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from payctl.tools.connection import MissingOutput
+from payctl.tools.connection import MissingOutput, Target
 from payctl.tools.dashboard.figures import DashboardUnavailable, Figures, compute
 from payctl.tools.operator.queues import queue_depth
 from payctl.tools.options import (
-    ApiUrl,
+    ApiAccess,
     CommandError,
-    DashboardKey,
-    EndpointUrl,
-    Profile,
-    Region,
-    StackName,
-    StateFile,
     api_client,
     connect,
     console,
-    target,
+    dashboard_api_options,
+    stack_options,
 )
-from payctl.tools.stack_file import DEFAULT_STATE_FILE, NoRunningStack
+from payctl.tools.stack_file import NoRunningStack
 
 EPILOG = """**Examples**
 
@@ -84,24 +79,20 @@ def render(figures: Figures) -> Group:
     return Group(counts, summary, minutes, failures)
 
 
+@stack_options
+@dashboard_api_options
 def dashboard_command(
+    api: ApiAccess,
+    target: Target,
     watch: Annotated[
         float | None, typer.Option(min=1, help="Refresh every this many seconds until Ctrl-C.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures once as JSON.")] = False,
-    api_url: ApiUrl = None,
-    api_key: DashboardKey = None,
-    state_file: StateFile = DEFAULT_STATE_FILE,
-    stack_name: StackName = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Payments by outcome today and in the last hour, throughput per minute, latency, declines, DLQ."""
-    where = target(state_file, stack_name, region, profile, endpoint_url)
-    client = api_client(where, api_url, api_key, key_output="DashboardApiKeyId")
+    client = api_client(target, api, key_output="DashboardApiKeyId")
     try:
-        connection = connect(where)
+        connection = connect(target)
         sqs, dlq_url = connection.client("sqs"), connection.output("PaymentsDLQUrl")
     except (NoRunningStack, MissingOutput, BotoCoreError, ClientError):
         # The DLQ depth needs the stack; with only --api-url and a key the rest still shows.

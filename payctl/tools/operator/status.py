@@ -9,11 +9,8 @@ from typing import Any
 
 from payctl.tools.connection import Connection
 from payctl.tools.operator.queues import QueueDepth, queue_depth
-
-# The audit table's counter items (payments_core.audit): pk "counter#<YYYY-MM-DD>", sk the action.
-# The shard count still spreads the rows' index keys (gsi1pk) over partitions.
-COUNTER_PREFIX = "counter#"
-DEFAULT_AUDIT_SHARDS = 16
+from payments_core.audit import AuditReader
+from payments_core.settings import Settings
 
 
 def counts_by_status(dynamodb: Any, table: str) -> dict[str, int]:
@@ -31,20 +28,13 @@ def counts_by_status(dynamodb: Any, table: str) -> dict[str, int]:
 
 def audit_counters(dynamodb: Any, table: str, day: str) -> dict[str, int]:
     """The day's audit counters by action (added up from the audit table's stream, seconds behind)."""
-    totals: Counter[str] = Counter()
-    paginator = dynamodb.get_paginator("query")
-    for page in paginator.paginate(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"{COUNTER_PREFIX}{day}"}},
-    ):
-        for item in page.get("Items", []):
-            totals[item["sk"]["S"]] += int(item["count"]["N"])
-    return dict(sorted(totals.items()))
+    return AuditReader(table_name=table, dynamodb=dynamodb).counters(day)
 
 
 def audit_shards(connection: Connection) -> int:
-    return int(connection.setting("AUDIT_SHARDS", "AuditShards", str(DEFAULT_AUDIT_SHARDS)))
+    """The shard count the stack's functions spread the audit rows' day index over."""
+    default = Settings.model_fields["audit_shards"].default
+    return int(connection.setting("AUDIT_SHARDS", "AuditShards", str(default)))
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -14,7 +14,6 @@ import typer
 from rich.progress import (
     BarColumn,
     DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     TaskProgressColumn,
     TextColumn,
@@ -23,28 +22,23 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from payctl.tools.api_client import ApiClient
+from payctl.tools.connection import Target
 from payctl.tools.options import (
-    ApiKey,
-    ApiUrl,
+    ApiAccess,
     CommandError,
-    EndpointUrl,
-    Profile,
-    Region,
-    StackName,
-    StateFile,
     api_client,
+    api_options,
     console,
     errors,
-    target,
+    stack_options,
 )
-from payctl.tools.stack_file import DEFAULT_STATE_FILE
+from payctl.tools.submitter import follow
 from payctl.tools.submitter.journal import Journal
-from payctl.tools.submitter.reader import FORMATS, Row, read_rows
+from payctl.tools.submitter.reader import FORMATS, CountingReader, Row, read_rows
 from payctl.tools.submitter.rows import KEY_COLUMN, Checked, check_row
 from payctl.tools.submitter.send import (
     MAX_BATCH_ITEMS,
-    RETRYABLE_STATUSES,
+    Backoff,
     BatchSender,
     RateLimit,
     RunStopped,
@@ -52,9 +46,7 @@ from payctl.tools.submitter.send import (
     submit,
 )
 
-TERMINAL = ("SETTLED", "DECLINED", "FAILED")
 EXIT_REJECTED = 1
-EXIT_TIMEOUT = 2
 
 SUBMIT_EPILOG = """**Examples**
 
@@ -126,85 +118,117 @@ def _progress(size: int | None) -> Progress:
     return Progress(*columns, console=console, transient=False)
 
 
+Results = Annotated[
+    Path | None,
+    typer.Option(
+        help="The results file and journal (JSON Lines: row, idempotency_key, status, transaction_id,"
+        " error), appended as rows finish. Default: FILE.results.jsonl (required for stdin)."
+    ),
+]
+Resume = Annotated[
+    bool, typer.Option(help="Continue the run recorded in --results: skip its finished rows, send the rest.")
+]
+InputFormat = Annotated[
+    str,
+    typer.Option(
+        "--format", help=f"One of {', '.join(FORMATS)}; auto goes by the file's suffix, else its first line."
+    ),
+]
+KeyColumn = Annotated[
+    str, typer.Option(help="The column (or JSON field) holding each row's idempotency key.")
+]
+BatchSize = Annotated[
+    int, typer.Option(min=1, max=MAX_BATCH_ITEMS, help="Rows per POST /payments/batch (the API takes 500).")
+]
+ChunkSize = Annotated[int | None, typer.Option(hidden=True, help="Old name of --batch-size.")]
+Concurrency = Annotated[int, typer.Option(min=1, max=32, help="Batches in flight at once.")]
+Rate = Annotated[
+    float | None,
+    typer.Option(min=0.1, help="At most this many rows per second (to stay under a usage plan)."),
+]
+MaxAttempts = Annotated[int, typer.Option(min=1, max=20, help="Attempts per batch before giving up.")]
+DryRun = Annotated[
+    bool, typer.Option(help="Read and check every row locally; send nothing, write no results.")
+]
+
+
+@stack_options
+@api_options
 def submit_command(
+    api: ApiAccess,
+    target: Target,
     source: Annotated[str, typer.Argument(metavar="FILE|-", help="CSV, JSON Lines or JSON; - reads stdin.")],
-    results: Annotated[
-        Path | None,
-        typer.Option(
-            help="The results file and journal (JSON Lines: row, idempotency_key, status, transaction_id,"
-            " error), appended as rows finish. Default: FILE.results.jsonl (required for stdin)."
-        ),
-    ] = None,
-    resume: Annotated[
-        bool,
-        typer.Option(help="Continue the run recorded in --results: skip its finished rows, send the rest."),
-    ] = False,
-    input_format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            help=f"One of {', '.join(FORMATS)}; auto goes by the file's suffix, else its first line.",
-        ),
-    ] = "auto",
-    key_column: Annotated[
-        str, typer.Option(help="The column (or JSON field) holding each row's idempotency key.")
-    ] = KEY_COLUMN,
-    batch_size: Annotated[
-        int,
-        typer.Option(min=1, max=MAX_BATCH_ITEMS, help="Rows per POST /payments/batch (the API takes 500)."),
-    ] = MAX_BATCH_ITEMS,
-    chunk_size: Annotated[int | None, typer.Option(hidden=True, help="Old name of --batch-size.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=32, help="Batches in flight at once.")] = 4,
-    rate: Annotated[
-        float | None,
-        typer.Option(min=0.1, help="At most this many rows per second (to stay under a usage plan)."),
-    ] = None,
-    max_attempts: Annotated[
-        int, typer.Option(min=1, max=20, help="Attempts per batch before giving up.")
-    ] = 8,
-    dry_run: Annotated[
-        bool, typer.Option(help="Read and check every row locally; send nothing, write no results.")
-    ] = False,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    state_file: StateFile = DEFAULT_STATE_FILE,
-    stack_name: StackName = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
+    results: Results = None,
+    resume: Resume = False,
+    input_format: InputFormat = "auto",
+    key_column: KeyColumn = KEY_COLUMN,
+    batch_size: BatchSize = MAX_BATCH_ITEMS,
+    chunk_size: ChunkSize = None,
+    concurrency: Concurrency = 4,
+    rate: Rate = None,
+    max_attempts: MaxAttempts = 8,
+    dry_run: DryRun = False,
 ) -> int:
     """Submit a file of payments to POST /payments/batch, streaming it at constant memory."""
-    from payctl.tools.submitter.send import Backoff
-
-    if results is None and not dry_run:
-        if source == "-":
-            raise CommandError("reading stdin needs --results PATH (the journal --resume continues from)")
-        results = Path(f"{source}.results.jsonl")
+    results = _results_path(source, results, dry_run)
     raw, size = _open(source)
     with ExitStack() as stack:
         if raw is not sys.stdin.buffer:
             stack.callback(raw.close)
         rows, counter = read_rows(raw, source, input_format)
         checked = _checked(rows, key_column)
-        if dry_run:
+        if dry_run or results is None:
             return _dry_run(checked, source)
-        assert results is not None
         journal = Journal(results, source=Path(source).name if source != "-" else "-", resume=resume)
         stack.callback(journal.close)
-        client = api_client(target(state_file, stack_name, region, profile, endpoint_url), api_url, api_key)
+        client = api_client(target, api)
         stack.callback(client.close)
         sender = BatchSender(client, backoff=Backoff(attempts=max_attempts), rate=RateLimit(rate))
-        started = time.monotonic()
-        with _progress(size) as progress:
+        run = _Run(source, size, results, counter)
+        tally = run.submit(
+            checked, journal, sender, batch_size=chunk_size or batch_size, concurrency=concurrency
+        )
+        run.report(tally)
+    return EXIT_REJECTED if tally.rejected or tally.not_sent else 0
+
+
+def _results_path(source: str, results: Path | None, dry_run: bool) -> Path | None:
+    if results is not None or dry_run:
+        return results
+    if source == "-":
+        raise CommandError("reading stdin needs --results PATH (the journal --resume continues from)")
+    return Path(f"{source}.results.jsonl")
+
+
+@dataclass
+class _Run:
+    """One submit run: its progress bar while it sends, its summary after."""
+
+    source: str
+    size: int | None
+    results: Path
+    counter: CountingReader
+    started: float = field(default_factory=time.monotonic)
+
+    def submit(
+        self,
+        checked: Iterator[Checked],
+        journal: Journal,
+        sender: BatchSender,
+        *,
+        batch_size: int,
+        concurrency: int,
+    ) -> Tally:
+        with _progress(self.size) as progress:
             task = progress.add_task(
-                "Submitting", total=size, rows=0, accepted=0, replayed=0, rejected=0, rate=0.0
+                "Submitting", total=self.size, rows=0, accepted=0, replayed=0, rejected=0, rate=0.0
             )
 
             def update(tally: Tally) -> None:
-                elapsed = max(time.monotonic() - started, 1e-6)
+                elapsed = max(time.monotonic() - self.started, 1e-6)
                 progress.update(
                     task,
-                    completed=counter.consumed,
+                    completed=self.counter.consumed,
                     rows=tally.rows,
                     accepted=tally.accepted,
                     replayed=tally.replayed,
@@ -217,26 +241,30 @@ def submit_command(
                     checked,
                     journal,
                     sender,
-                    batch_size=chunk_size or batch_size,
+                    batch_size=batch_size,
                     concurrency=concurrency,
                     on_progress=update,
                 )
             except KeyboardInterrupt:
-                errors.print(f"interrupted; finished rows are in {results}; continue with --resume")
+                errors.print(f"interrupted; finished rows are in {self.results}; continue with --resume")
                 raise
             except RunStopped as exc:
-                raise CommandError(f"{exc}; finished rows are in {results}") from exc
-            if size is not None:
-                progress.update(task, completed=size)
-        elapsed = time.monotonic() - started
-        console.print(_summary(tally, f"Submitted {source} in {elapsed:.1f} s; results in {results}"))
+                raise CommandError(f"{exc}; finished rows are in {self.results}") from exc
+            if self.size is not None:
+                progress.update(task, completed=self.size)
+        return tally
+
+    def report(self, tally: Tally) -> None:
+        elapsed = time.monotonic() - self.started
+        console.print(
+            _summary(tally, f"Submitted {self.source} in {elapsed:.1f} s; results in {self.results}")
+        )
         if tally.not_sent:
             errors.print(
                 f"{tally.not_sent} row(s) not sent: {tally.last_failure}; rerun with --resume to send them"
             )
         if tally.rejected:
-            errors.print(f"{tally.rejected} row(s) rejected; their errors are in {results}")
-    return EXIT_REJECTED if tally.rejected or tally.not_sent else 0
+            errors.print(f"{tally.rejected} row(s) rejected; their errors are in {self.results}")
 
 
 def _dry_run(checked: Iterator[Checked], source: str) -> int:
@@ -258,155 +286,7 @@ def _dry_run(checked: Iterator[Checked], source: str) -> int:
     return EXIT_REJECTED if rejected else 0
 
 
-# ---------------------------------------------------------------------------------------------- status / wait
-
-
-def _fetch(client: ApiClient, transaction_id: str) -> dict[str, Any]:
-    response = client.get(f"/payments/{transaction_id}")
-    if response.status == 200:
-        body: dict[str, Any] = response.json()
-        return body
-    if response.status == 404:
-        return {"transaction_id": transaction_id, "status": "NOT_FOUND"}
-    if response.status in RETRYABLE_STATUSES:
-        # Asked again on the next poll, like a payment not recorded yet.
-        return {"transaction_id": transaction_id, "status": f"HTTP_{response.status}"}
-    raise CommandError(f"GET /payments/{transaction_id}: HTTP {response.status} {response.body[:200]!r}")
-
-
-def status_command(
-    transaction_ids: Annotated[list[str], typer.Argument(metavar="ID...", help="Transaction ids.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per payment.")] = False,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    state_file: StateFile = DEFAULT_STATE_FILE,
-    stack_name: StackName = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-) -> int:
-    """Each payment's status now (GET /payments/{id}); NOT_FOUND before the consumer has recorded it."""
-    import json
-
-    with (
-        api_client(target(state_file, stack_name, region, profile, endpoint_url), api_url, api_key) as client,
-        ThreadPoolExecutor(max_workers=8) as pool,
-    ):
-        payments = list(pool.map(lambda tid: _fetch(client, tid), transaction_ids))
-    if as_json:
-        for payment in payments:
-            print(json.dumps(payment))
-        return 0
-    table = Table(header_style="bold")
-    for column in ("Transaction id", "Status", "Amount", "Reasons", "Updated (UTC)"):
-        table.add_column(column)
-    for payment in payments:
-        reasons = payment.get("decline_reasons") or []
-        amount = f"{payment.get('amount', '')} {payment.get('currency', '')}".strip()
-        table.add_row(
-            payment["transaction_id"],
-            payment["status"],
-            amount,
-            ", ".join(reasons),
-            payment.get("updated_at", ""),
-        )
-    console.print(table)
-    return 0
-
-
-def _ids_of(sources: list[str]) -> list[str]:
-    """Transaction ids from results files (their accepted and replayed rows) or given as they are."""
-    import json
-
-    ids: list[str] = []
-    for source in sources:
-        path = Path(source)
-        if not path.is_file():
-            ids.append(source)
-            continue
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle):
-                if number == 0 or not line.strip():
-                    continue
-                entry = json.loads(line)
-                if entry.get("transaction_id") and entry.get("status") in ("accepted", "replayed"):
-                    ids.append(entry["transaction_id"])
-    return list(dict.fromkeys(ids))
-
-
-def wait_command(
-    sources: Annotated[
-        list[str],
-        typer.Argument(metavar="FILE|ID...", help="Results files of `payctl submit`, or transaction ids."),
-    ],
-    timeout: Annotated[float, typer.Option(help="Give up after this many seconds (exit status 2).")] = 600.0,
-    interval: Annotated[float, typer.Option(help="Seconds between polls of the payments still open.")] = 1.0,
-    api_url: ApiUrl = None,
-    api_key: ApiKey = None,
-    state_file: StateFile = DEFAULT_STATE_FILE,
-    stack_name: StackName = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
-) -> int:
-    """Follow payments until each is SETTLED, DECLINED or FAILED, with a progress bar.
-
-    FAILED is where a workflow stops; SQS may still redeliver the message, or an operator replay it.
-    """
-    ids = _ids_of(sources)
-    if not ids:
-        raise CommandError("no transaction ids to wait for")
-    counts = dict.fromkeys(TERMINAL, 0)
-    pending = list(ids)
-    deadline = time.monotonic() + timeout
-    with (
-        api_client(target(state_file, stack_name, region, profile, endpoint_url), api_url, api_key) as client,
-        ThreadPoolExecutor(max_workers=8) as pool,
-        Progress(
-            TextColumn("[bold]Waiting"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress,
-    ):
-        task = progress.add_task("wait", total=len(ids), detail="")
-        while pending:
-            still = []
-            for transaction_id, payment in zip(
-                pending, pool.map(lambda t: _fetch(client, t), pending), strict=True
-            ):
-                if payment["status"] in counts:
-                    counts[payment["status"]] += 1
-                else:
-                    still.append(transaction_id)
-            pending = still
-            progress.update(
-                task,
-                completed=len(ids) - len(pending),
-                detail=", ".join(f"{name.lower()} {count}" for name, count in counts.items()),
-            )
-            if pending and time.monotonic() + interval > deadline:
-                break
-            if pending:
-                time.sleep(interval)
-    summary = ", ".join(f"{count} {name.lower()}" for name, count in counts.items())
-    if pending:
-        errors.print(f"timed out after {timeout:.0f} s: {len(pending)} of {len(ids)} still open ({summary})")
-        return EXIT_TIMEOUT
-    console.print(f"{len(ids)} payments terminal: {summary}")
-    return 0
-
-
 def register(app: typer.Typer) -> None:
     app.command("submit", epilog=SUBMIT_EPILOG)(submit_command)
-    app.command(
-        "status",
-        epilog="**Examples**\n\n    payctl status 3f1c...e9 7a0b...42\n\n    payctl status --json 3f1c...e9",
-    )(status_command)
-    app.command(
-        "wait",
-        epilog="**Examples**\n\n    payctl wait payments.csv.results.jsonl --timeout 300\n\n"
-        "    payctl wait 3f1c...e9",
-    )(wait_command)
+    app.command("status", epilog=follow.STATUS_EPILOG)(follow.status_command)
+    app.command("wait", epilog=follow.WAIT_EPILOG)(follow.wait_command)

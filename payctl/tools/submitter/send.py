@@ -17,7 +17,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -188,67 +188,104 @@ def submit(
         rejected=journal.counts.get("rejected", 0),
     )
     progress = on_progress or (lambda _tally: None)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="submit") as pool:
+        run = _InFlight(pool, sender, journal, tally, progress, concurrency)
+        try:
+            for batch in _batches_to_send(rows, journal, tally, batch_size):
+                run.send(batch)
+                progress(tally)
+            run.collect(0)
+        except BaseException:
+            run.abandon()
+            raise
+    return tally
 
-    def finish(outcome: BatchOutcome) -> None:
+
+def _batches_to_send(
+    rows: Iterable[Checked], journal: Journal, tally: Tally, batch_size: int
+) -> Iterator[list[Checked]]:
+    """The rows still to send, in batches; finished rows are counted, locally rejected ones journaled."""
+    batch: list[Checked] = []
+    for checked in rows:
+        tally.rows += 1
+        if checked.number in journal.done:
+            tally.resumed += 1
+            continue
+        if checked.error is not None:
+            journal.record(checked.number, checked.key, "rejected", error=checked.error)
+            tally.rejected += 1
+            continue
+        batch.append(checked)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _count(totals: Tally | ListSummary, status: str) -> None:
+    if status == "accepted":
+        totals.accepted += 1
+    elif status == "replayed":
+        totals.replayed += 1
+    else:
+        totals.rejected += 1
+
+
+class _InFlight:
+    """The batches being sent, and the journal and tally each one finishes into."""
+
+    def __init__(
+        self,
+        pool: ThreadPoolExecutor,
+        sender: BatchSender,
+        journal: Journal,
+        tally: Tally,
+        progress: Callable[[Tally], None],
+        concurrency: int,
+    ) -> None:
+        self._pool = pool
+        self._sender = sender
+        self._journal = journal
+        self._tally = tally
+        self._progress = progress
+        self._concurrency = concurrency
+        self._futures: set[Future[BatchOutcome]] = set()
+
+    def send(self, batch: list[Checked]) -> None:
+        self.collect(self._concurrency - 1)
+        self._futures.add(self._pool.submit(self._sender.send, batch))
+
+    def collect(self, block_until: int) -> None:
+        while len(self._futures) > block_until:
+            done, _ = wait(self._futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._futures.discard(future)
+                self._finish(future.result())
+
+    def abandon(self) -> None:
+        """Ctrl-C or a refused key: batches already sent are still journaled, the rest is not sent."""
+        for future in self._futures:
+            future.cancel()
+        for future in self._futures:
+            if not future.cancelled():
+                with contextlib.suppress(RunStopped):
+                    self._finish(future.result())
+        self._journal.flush()
+
+    def _finish(self, outcome: BatchOutcome) -> None:
+        tally = self._tally
         for checked, result in outcome.results:
             status = str(result.get("status"))
-            journal.record(
+            self._journal.record(
                 checked.number, checked.key, status, result.get("transaction_id"), result.get("error")
             )
-            if status == "accepted":
-                tally.accepted += 1
-            elif status == "replayed":
-                tally.replayed += 1
-            else:
-                tally.rejected += 1
+            _count(tally, status)
         tally.not_sent += len(outcome.not_sent)
         if outcome.not_sent:
             tally.last_failure = outcome.failure
-        journal.flush()
-        progress(tally)
-
-    in_flight: set[Future[BatchOutcome]] = set()
-
-    def collect(block_until: int) -> None:
-        while len(in_flight) > block_until:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                in_flight.discard(future)
-                finish(future.result())
-
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="submit") as pool:
-        try:
-            batch: list[Checked] = []
-            for checked in rows:
-                tally.rows += 1
-                if checked.number in journal.done:
-                    tally.resumed += 1
-                    continue
-                if checked.error is not None:
-                    journal.record(checked.number, checked.key, "rejected", error=checked.error)
-                    tally.rejected += 1
-                    continue
-                batch.append(checked)
-                if len(batch) == batch_size:
-                    collect(concurrency - 1)
-                    in_flight.add(pool.submit(sender.send, batch))
-                    batch = []
-                    progress(tally)
-            if batch:
-                collect(concurrency - 1)
-                in_flight.add(pool.submit(sender.send, batch))
-            collect(0)
-        except BaseException:
-            # Ctrl-C or a refused key: batches already sent are still journaled, the rest is not sent.
-            for future in in_flight:
-                future.cancel()
-            for future in in_flight:
-                if not future.cancelled():
-                    with contextlib.suppress(RunStopped):
-                        finish(future.result())
-            journal.flush()
-            raise
-    return tally
+        self._journal.flush()
+        self._progress(tally)
 
 
 @dataclass
@@ -280,11 +317,5 @@ def submit_payments(
         summary.failure = outcome.failure if outcome.not_sent else summary.failure
         for checked, result in sorted(outcome.results, key=lambda pair: pair[0].number):
             summary.results.append({**result, "index": checked.number})
-            status = result.get("status")
-            if status == "accepted":
-                summary.accepted += 1
-            elif status == "replayed":
-                summary.replayed += 1
-            else:
-                summary.rejected += 1
+            _count(summary, str(result.get("status")))
     return summary
