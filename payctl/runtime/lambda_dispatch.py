@@ -31,7 +31,7 @@ from typing import Any
 
 from payctl.runtime import _state, faults
 from payctl.runtime._patching import Patcher
-from payctl.runtime.lambda_environments import FunctionSpec, Throttled
+from payctl.runtime.lambda_environments import Throttled
 from payctl.runtime.lambda_payloads import (
     LambdaContext,
     context_fields,
@@ -40,6 +40,7 @@ from payctl.runtime.lambda_payloads import (
     load_handler,
     marshal,
 )
+from payctl.runtime.worker_process import FunctionSpec
 
 GAP = "moto LambdaSimpleBackend.invoke echoes its input"
 

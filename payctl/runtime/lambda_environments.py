@@ -29,24 +29,22 @@ fault injection hooks in there, never in product code.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import math
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from payctl.runtime.lambda_payloads import context_fields, runtime_error_payload
 from payctl.runtime.locking import waits_on_other_work
+from payctl.runtime.relay_answers import Answer, Headers, MotoAnswerer
+from payctl.runtime.worker_process import Environment, FunctionSpec
 
 logger = logging.getLogger("payctl.runtime.lambda")
 
@@ -56,8 +54,6 @@ DEFAULT_ACCOUNT_CONCURRENCY = 1000
 # once (a burst of API requests), so init gets this long before the invocation counts as timed out.
 INIT_GRACE_SECONDS = 60.0
 _POLL_SECONDS = 0.1
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # Variables the Python runtime sets in every environment (besides the function's own).
 _RUNTIME_VARIABLES = {
@@ -66,11 +62,6 @@ _RUNTIME_VARIABLES = {
     "LANG": "en_US.UTF-8",
     "TZ": ":UTC",
 }
-
-
-Headers = list[tuple[str, str]]
-# An HTTP answer to a relayed AWS request: status, headers, body.
-Answer = tuple[int, Headers, bytes]
 
 
 class Throttled(Exception):
@@ -86,23 +77,6 @@ class Interceptor(Protocol):
 
     def after_call(self, function_name: str, meta: Mapping[str, Any], status: int) -> bool:
         """True to end the environment right after moto answered (a crash after the call)."""
-
-
-@dataclass(frozen=True)
-class FunctionSpec:
-    """Everything an execution environment is made from; a change makes new environments."""
-
-    name: str
-    arn: str
-    version: str
-    handler: str
-    code_dir: Path
-    layer_dirs: tuple[Path, ...]
-    variables: tuple[tuple[str, str], ...]
-    timeout: int  # seconds, a whole number as in Lambda
-    memory_mb: int
-    concurrency: int
-    region: str
 
 
 @dataclass
@@ -124,129 +98,6 @@ class _Ended(Exception):
         super().__init__(detail)
         self.error_type = error_type
         self.detail = detail
-
-
-def _headers(raw: Any) -> Headers:
-    items = raw.items() if hasattr(raw, "items") else raw or []
-    return [(str(key), str(value)) for key, value in items]
-
-
-def _body(raw: Any) -> bytes:
-    if raw is None:
-        return b""
-    return raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-
-
-class MotoAnswerer:
-    """Answers a relayed HTTP request the way in-process boto3 is answered: moto's botocore stubber."""
-
-    def __call__(self, method: str, url: str, headers: Headers, body: bytes) -> Answer:
-        from botocore.awsrequest import AWSPreparedRequest
-        from botocore.compat import HTTPHeaders
-        from moto.core.models import botocore_stubber
-
-        prepared_headers = HTTPHeaders()
-        for key, value in headers:
-            prepared_headers[key] = value
-        request = AWSPreparedRequest(
-            method=method, url=url, headers=prepared_headers, body=body, stream_output=False
-        )
-        try:
-            answer = botocore_stubber.process_request(request)
-        except Exception as exc:  # moto itself failed: AWS would answer 500, and botocore retries it
-            logger.exception("moto failed on a relayed %s %s", method, url)
-            body = f'{{"message": "{type(exc).__name__}"}}'.encode()
-            return 500, [("x-amzn-ErrorType", "InternalFailure")], body
-        if answer is None:
-            return 404, [], f"no local service answers {urlsplit(url).netloc}".encode()
-        status, answer_headers, answer_body = answer
-        return int(status), _headers(answer_headers), _body(answer_body)
-
-
-def _forward_log(stream: Any) -> None:
-    for line in iter(stream.readline, b""):
-        try:
-            sys.stdout.write(line.decode("utf-8", "replace"))
-            sys.stdout.flush()
-        except (OSError, ValueError):  # stdout closed under us (the stack is stopping)
-            return
-    stream.close()
-
-
-class Environment:
-    """One worker process and the socket to it."""
-
-    _numbers = itertools.count(1)
-
-    def __init__(self, spec: FunctionSpec, environment: dict[str, str]) -> None:
-        self.spec = spec
-        self.number = next(self._numbers)
-        parent, child = socket.socketpair()
-        started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "payctl.runtime.lambda_worker", str(child.fileno())],
-            pass_fds=[child.fileno()],
-            env=environment,
-            close_fds=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        child.close()
-        # What the function prints is its log (CloudWatch Logs, in Lambda): forwarded line by line
-        # to this process's stdout, wherever that points now.
-        threading.Thread(
-            target=_forward_log, args=(self.process.stdout,), name=f"log-{spec.name}", daemon=True
-        ).start()
-        self.conn = Connection(parent.detach())
-        self.send_lock = threading.Lock()
-        self.conn.send({"handler": spec.handler, "code_dir": str(spec.code_dir)})
-        self._started = started
-        self.init_ms: float | None = None
-        self.alive = True
-        self.cpu_used = 0.0
-        # Until its first invocation, which reports its Init Duration.
-        self.fresh = True
-        self.log_stream = ""
-
-    def send(self, message: Any) -> None:
-        with self.send_lock:
-            self.conn.send(message)
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU the process has used so far (0 once it is gone)."""
-        try:
-            with open(f"/proc/{self.process.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-        except (OSError, IndexError, ValueError):
-            return 0.0
-
-    def rss_bytes(self) -> int:
-        try:
-            with open(f"/proc/{self.process.pid}/statm") as statm:
-                return int(statm.read().split()[1]) * _PAGE_SIZE
-        except (OSError, IndexError, ValueError):
-            return 0
-
-    def kill(self) -> None:
-        self.cpu_used = max(self.cpu_used, self.cpu_seconds())
-        if self.alive:
-            self.alive = False
-            self.process.kill()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a killed process that does not die
-            logger.error("environment %s of %s did not exit", self.number, self.spec.name)
-        self.conn.close()
-
-    def close(self) -> None:
-        if self.alive:
-            try:
-                self.send(("exit",))
-                self.process.wait(timeout=2)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
-        self.kill()
 
 
 class ExecutionEnvironments:

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 from xml.sax.saxutils import escape
 
 from payctl.runtime import faults
-from payctl.runtime.lambda_environments import Answer
+from payctl.runtime.relay_answers import Answer
 
 _XML_SERVICES = frozenset({"s3"})
 _REST_JSON_SERVICES = frozenset({"lambda"})
