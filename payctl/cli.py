@@ -61,6 +61,7 @@ def _register() -> None:
     submitter_cli.register(app)
     app.add_typer(dlq_app, name="dlq")
     app.command("dashboard", epilog=dashboard_cli.EPILOG)(dashboard_cli.dashboard_command)
+    app.command("dashboard-page", epilog=dashboard_cli.PAGE_EPILOG)(dashboard_cli.dashboard_page_command)
 
 
 _register()

@@ -31,7 +31,7 @@ from payctl.local.proxy_integration import (
     build_proxy_event,
     map_proxy_response,
 )
-from payctl.local.routes import ApiDefinition, NoRoute, RouteMatch, RouteTable
+from payctl.local.routes import ApiDefinition, Cors, NoRoute, RouteMatch, RouteTable
 from payctl.local.throttle import UsagePlanEnforcer, Verdict
 
 logger = logging.getLogger(__name__)
@@ -107,6 +107,8 @@ class ApiFront:
         try:
             matched = self.routes.match(request.method, resource_path)
         except NoRoute as missing:
+            if missing.allowed and request.method.upper() == "OPTIONS" and self.api.cors is not None:
+                return self._preflight(self.api.cors, missing.allowed, request, request_id)
             if missing.allowed:
                 # A known resource under a method it lacks. API Gateway would answer "Missing
                 # Authentication Token"; locally the answer is the truthful 405, with Allow.
@@ -181,6 +183,15 @@ class ApiFront:
         except MalformedProxyResponse as exc:
             logger.error("malformed Lambda proxy response from %s: %s", matched.route.function_id, exc)
             return self._gateway("INTEGRATION_FAILURE", request, request_id)
+
+    def _preflight(
+        self, cors: Cors, methods: tuple[str, ...], request: HttpRequest, request_id: str
+    ) -> HttpResponse:
+        """SAM's CORS preflight: a mock integration, answered without a function."""
+        offered = request.header(API_KEY_HEADER) or ""
+        if cors.key_required and not self._keys.authenticate(offered, self.api_id, self.api.stage_name):
+            return self._gateway("INVALID_API_KEY", request, request_id)
+        return HttpResponse(200, cors.preflight_headers(methods), b"{}\n")
 
     def _gateway(self, response_type: str, request: HttpRequest, request_id: str) -> HttpResponse:
         rendered = self._responses.render(

@@ -52,8 +52,27 @@ class GatewayResponseConfig:
         return cls(
             status_code=int(status) if status is not None else None,
             templates={str(k): str(v) for k, v in (spec.get("ResponseTemplates") or {}).items()},
-            parameters={str(k): str(v) for k, v in (spec.get("ResponseParameters") or {}).items()},
+            parameters=_parameters(spec.get("ResponseParameters") or {}),
         )
+
+
+# SAM writes a gateway response's parameters grouped (``Headers: {Name: "'value'"}``) and turns
+# them into API Gateway's ``gatewayresponse.header.Name`` keys, which a template may also use.
+_SAM_GROUPS = {
+    "Headers": "gatewayresponse.header.",
+    "Paths": "gatewayresponse.path.",
+    "QueryStrings": "gatewayresponse.querystring.",
+}
+
+
+def _parameters(spec: dict[str, Any]) -> dict[str, str]:
+    parameters: dict[str, str] = {}
+    for key, value in spec.items():
+        if key in _SAM_GROUPS and isinstance(value, dict):
+            parameters.update({_SAM_GROUPS[key] + str(name): str(item) for name, item in value.items()})
+        else:
+            parameters[str(key)] = str(value)
+    return parameters
 
 
 def _render(template: str, context: dict[str, str]) -> str:

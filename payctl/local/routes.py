@@ -26,7 +26,7 @@ IMPLICIT_STAGE = "Prod"
 
 # The Api properties the local front uses; others (log settings, tracing...) may hold intrinsics
 # that only CloudFormation can resolve.
-_API_PROPERTIES = ("StageName", "Auth", "GatewayResponses", "BinaryMediaTypes")
+_API_PROPERTIES = ("StageName", "Auth", "GatewayResponses", "BinaryMediaTypes", "Cors")
 
 _PARAM = re.compile(r"^\{([A-Za-z0-9._-]+)(\+?)\}$")
 
@@ -80,6 +80,64 @@ class ApiDefinition:
     routes: tuple[Route, ...] = field(default_factory=tuple)
     gateway_responses: dict[str, Any] = field(default_factory=dict)
     binary_media_types: tuple[str, ...] = ()
+    cors: Cors | None = None
+
+
+# Every method an ``ANY`` route stands for, as SAM lists them in a preflight's Allow-Methods.
+_ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+@dataclass(frozen=True)
+class Cors:
+    """An Api's ``Cors``: SAM answers OPTIONS on every path with these headers (a mock integration).
+
+    Values are API Gateway header mappings, quoted literals such as ``"'x-api-key'"``.
+    """
+
+    allow_origin: str
+    allow_headers: str | None = None
+    allow_methods: str | None = None
+    max_age: str | None = None
+    allow_credentials: bool = False
+    # SAM's AddApiKeyRequiredToCorsPreflight (true unless set): the preflight needs a key too.
+    key_required: bool = False
+
+    @classmethod
+    def from_template(cls, spec: Any, auth: dict[str, Any]) -> Cors | None:
+        if not spec:
+            return None
+        key_required = as_bool(auth.get("ApiKeyRequired", False)) and as_bool(
+            auth.get("AddApiKeyRequiredToCorsPreflight", True)
+        )
+        if not isinstance(spec, dict):
+            return cls(allow_origin=str(spec), key_required=key_required)
+        return cls(
+            key_required=key_required,
+            allow_origin=str(spec.get("AllowOrigin", "'*'")),
+            allow_headers=str(spec["AllowHeaders"]) if "AllowHeaders" in spec else None,
+            allow_methods=str(spec["AllowMethods"]) if "AllowMethods" in spec else None,
+            max_age=str(spec["MaxAge"]) if "MaxAge" in spec else None,
+            allow_credentials=as_bool(spec.get("AllowCredentials", False)),
+        )
+
+    def preflight_headers(self, methods: tuple[str, ...]) -> list[tuple[str, str]]:
+        """The headers of SAM's OPTIONS answer for a resource with these methods."""
+        allowed = set(_ALL_METHODS) if "ANY" in methods else {*methods, "OPTIONS"}
+        headers = [("Access-Control-Allow-Origin", _literal(self.allow_origin))]
+        if self.allow_headers is not None:
+            headers.append(("Access-Control-Allow-Headers", _literal(self.allow_headers)))
+        methods_value = _literal(self.allow_methods) if self.allow_methods else ",".join(sorted(allowed))
+        headers.append(("Access-Control-Allow-Methods", methods_value))
+        if self.max_age is not None:
+            headers.append(("Access-Control-Max-Age", _literal(self.max_age)))
+        if self.allow_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        return headers
+
+
+def _literal(mapping: str) -> str:
+    """The value of a quoted header mapping (``"'value'"``); a bare value stands for itself."""
+    return mapping[1:-1] if len(mapping) >= 2 and mapping[0] == mapping[-1] == "'" else mapping
 
 
 class NoRoute(LookupError):
@@ -196,5 +254,6 @@ def api_definitions(template: dict[str, Any], parameters: dict[str, str]) -> dic
             routes=tuple(routes.get(api_id, [])),
             gateway_responses=_resolvable(props.get("GatewayResponses")),
             binary_media_types=tuple(str(item) for item in props.get("BinaryMediaTypes") or ()),
+            cors=Cors.from_template(props.get("Cors"), auth),
         )
     return definitions

@@ -7,6 +7,10 @@ CloudFormation support at all, so ``!Ref`` of the API key (the ``ApiKeyId`` outp
 shim imports the OpenAPI ``Body`` (methods, ``x-api-key`` requirement, integrations) and creates the
 stage, key (API Gateway generates its value), usage plan and plan key through moto's API Gateway
 backend. moto still does not *serve* AWS_PROXY integrations; ``payctl.local`` does that.
+
+Gap (moto 5.2.5): importing a ``mock`` integration (the OPTIONS method SAM adds to every path for
+``Cors``) fails, since ``put_integration`` requires a ``uri`` and an ``httpMethod`` that a mock
+integration does not have; here those two are empty for a mock integration.
 """
 
 from __future__ import annotations
@@ -209,9 +213,22 @@ class _UsagePlanKey(_Model):
 MODELS = (_Stage, _ApiKey, _UsagePlan, _UsagePlanKey)
 
 
+def _mock_integrations_without_uri(original: Any) -> Any:
+    def build_integration_args(self: Any, integration: dict[str, Any]) -> dict[str, Any]:
+        arguments: dict[str, Any] = original(self, integration)
+        if str(arguments.get("integration_type") or "").upper() == "MOCK":
+            arguments["uri"] = arguments.get("uri") or ""
+            arguments["integration_method"] = arguments.get("integration_method") or ""
+        return arguments
+
+    return build_integration_args
+
+
 def install(patcher: Patcher) -> None:
-    from moto.apigateway.models import Deployment, RestAPI
+    from moto.apigateway.models import APIGatewayBackend, Deployment, RestAPI
     from moto.cloudformation import parsing
+
+    patcher.wrap(APIGatewayBackend, "_build_integration_args", _mock_integrations_without_uri, gap=GAP)
 
     # Without a physical id, ``!Ref`` of a Deployment resolves to the Python object.
     patcher.setattr(Deployment, "physical_resource_id", property(lambda self: self.id), gap=GAP, create=True)

@@ -20,6 +20,8 @@ class Settings(BaseModel):
     audit_shards: int = Field(default=16, ge=10, le=256)
     # Comma-separated API key ids that may read every payment's audit rows; none when unset.
     dashboard_api_key_ids: str = ""
+    # The one origin browsers may read the API's answers from (a dashboard hosted apart); none when unset.
+    allowed_origin: str = ""
 
     @property
     def dashboard_keys(self) -> frozenset[str]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +43,42 @@ E2E_PARAMETERS = {
 TERMINAL = frozenset({"SETTLED", "DECLINED"})
 
 
+@dataclass(frozen=True)
+class StaticSite:
+    """A plain web server on an origin of its own, where a static dashboard page is hosted."""
+
+    root: Path
+    origin: str
+
+
 @pytest.fixture(scope="package")
-def local_stack() -> Iterator[LocalStack]:
+def static_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaticSite]:
+    root = tmp_path_factory.mktemp("site")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield StaticSite(root, f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="package")
+def local_stack(static_site: StaticSite) -> Iterator[LocalStack]:
     if runtime_state.is_active():
         pytest.fail(
             "another suite's in-process moto is still running in this process; run tests/e2e first "
             "(its default position) or in its own pytest run"
         )
-    with LocalStack(REPO_ROOT / "template.yaml", E2E_PARAMETERS, api_port=0, moto_port=0) as local:
+    # The dashboard page is hosted on another origin, as a deployed static page would be.
+    parameters = {**E2E_PARAMETERS, "DashboardOrigin": static_site.origin}
+    with LocalStack(REPO_ROOT / "template.yaml", parameters, api_port=0, moto_port=0) as local:
         yield local
 
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 
+import httpx
 import pytest
 
 from payctl.tools.dashboard.figures import TERMINAL_ACTIONS
@@ -14,9 +15,11 @@ from tests.e2e.test_e2e_browser import CHROMIUM_FLAGS
 from tests.e2e.test_e2e_dashboard import counted_today
 
 
-def test_the_web_dashboard_shows_the_tables_counts_in_chromium(
-    local_stack, api, aws, payment, wait, wait_for_status, queue_drained, tmp_path
+def test_the_static_dashboard_on_its_own_origin_shows_the_tables_counts_in_chromium(
+    local_stack, api, aws, payment, wait, wait_for_status, queue_drained, payctl, static_site, tmp_path
 ):
+    """The page as `payctl dashboard-page` writes it, hosted apart from the API: every read is a
+    cross-origin request with a preflight, as in a deployment with DashboardOrigin set."""
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.fail("headless Chromium is needed for this test: apt-get install chromium (.ci/run does)")
@@ -33,7 +36,7 @@ def test_the_web_dashboard_shows_the_tables_counts_in_chromium(
     queue_drained()
     key = local_stack.api_key_value("DashboardApiKeyId")
     direct = counted_today(api, aws, wait, local_stack.outputs["AuditTableName"], key)
-    base = local_stack.api_url.rsplit("/", 1)[0]
+    payctl("dashboard-page", "--output", str(static_site.root / "index.html"))
 
     rendered = subprocess.run(
         [
@@ -43,7 +46,7 @@ def test_the_web_dashboard_shows_the_tables_counts_in_chromium(
             "--v=0",
             f"--user-data-dir={tmp_path}",
             "--dump-dom",
-            f"{base}/dashboard/#key={key}",
+            f"{static_site.origin}/index.html#key={key}",
         ],
         capture_output=True,
         text=True,
@@ -63,3 +66,37 @@ def test_the_web_dashboard_shows_the_tables_counts_in_chromium(
     assert sum(hour.values()) >= 2
     bars = re.findall(r'<rect [^>]*data-value="(\d+)"', rendered.stdout)
     assert bars, "no chart was drawn"
+
+
+def _request(method, url, **headers):
+    return httpx.request(method, url, headers=headers, timeout=30)
+
+
+def test_a_preflight_from_the_dashboards_origin_is_answered_without_a_key(local_stack, static_site):
+    response = _request(
+        "OPTIONS",
+        f"{local_stack.api_url}/audit",
+        Origin=static_site.origin,
+        **{"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "x-api-key"},
+    )
+
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == static_site.origin
+    assert "x-api-key" in response.headers["access-control-allow-headers"].split(",")
+    assert "GET" in response.headers["access-control-allow-methods"].split(",")
+
+
+def test_only_the_dashboards_origin_may_read_the_answers(local_stack, static_site):
+    key = local_stack.api_key_value("DashboardApiKeyId")
+    url = f"{local_stack.api_url}/audit/counters"
+
+    allowed = _request("GET", url, Origin=static_site.origin, **{"x-api-key": key})
+    other = _request("GET", url, Origin="http://elsewhere.example", **{"x-api-key": key})
+    refused = _request("GET", url, Origin=static_site.origin)
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == static_site.origin
+    assert other.status_code == 200 and "access-control-allow-origin" not in other.headers
+    # API Gateway's own refusal carries the header too, so the page can show why it was refused.
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "invalid_api_key"
+    assert refused.headers["access-control-allow-origin"] == static_site.origin

@@ -75,8 +75,14 @@ def test_every_api_route_requires_the_api_key(resources: dict[str, Any], transla
     assert api_auth["ApiKeyRequired"] is True
     assert all(props["Auth"]["ApiKeyRequired"] is True for props in _api_events(resources).values())
     assert scheme == {"type": "apiKey", "name": "x-api-key", "in": "header"}
-    assert set(generated) == CONTRACT_ROUTES
-    assert all({"api_key": []} in operation["security"] for operation in generated.values())
+    preflights = {route: operation for route, operation in generated.items() if route[0] == "OPTIONS"}
+    routes = {route: operation for route, operation in generated.items() if route[0] != "OPTIONS"}
+    assert set(routes) == CONTRACT_ROUTES
+    assert all({"api_key": []} in operation["security"] for operation in routes.values())
+    # SAM's CORS preflights: a mock answer on every path, which a browser sends without the key.
+    assert {path for _, path in preflights} == {path for _, path in CONTRACT_ROUTES}
+    assert all(op["x-amazon-apigateway-integration"]["type"] == "mock" for op in preflights.values())
+    assert not any(op.get("security") for op in preflights.values())
 
 
 def test_usage_plan_throttles_and_quotas_each_key_per_day(resources: dict[str, Any]) -> None:

@@ -102,7 +102,10 @@ def test_function_environment_is_the_shared_contract_set(
     variables = lambda_functions[logical_id]["Environment"]["Variables"]
     own = {
         "IngestConsumerFunction": {"STATE_MACHINE_ARN": {"Ref": "PaymentsStateMachine"}},
-        "IngestApiFunction": {"DASHBOARD_API_KEY_IDS": {"Ref": "DashboardApiKey"}},
+        "IngestApiFunction": {
+            "DASHBOARD_API_KEY_IDS": {"Ref": "DashboardApiKey"},
+            "ALLOWED_ORIGIN": {"Ref": "DashboardOrigin"},
+        },
     }.get(logical_id, {})
 
     assert set(variables) == CONTRACT_ENVIRONMENT | set(own)

@@ -346,3 +346,22 @@ def test_concurrent_requests_are_served_in_parallel():
     finally:
         server.stop()
     assert results == [200, 200, 200]
+
+
+def test_a_cors_preflight_is_answered_by_the_front_and_needs_a_key_only_where_sam_adds_one():
+    from payctl.local.routes import Cors
+
+    function = RecordingFunction()
+    open_front = _front(function, cors=Cors("'https://d.example'", "'x-api-key'", key_required=False))
+    keyed_front = _front(function, cors=Cors("'https://d.example'", key_required=True))
+    preflight = HttpRequest("OPTIONS", "/v1/payments/abc", [("Origin", "https://d.example")], b"")
+
+    answered = open_front.handle(preflight)
+    refused = keyed_front.handle(preflight)
+    keyed = keyed_front.handle(_request("OPTIONS", "/v1/payments/abc"))
+
+    assert answered.status == 200
+    assert ("Access-Control-Allow-Origin", "https://d.example") in answered.headers
+    assert ("Access-Control-Allow-Methods", "GET,OPTIONS") in answered.headers
+    assert refused.status == 403 and keyed.status == 200
+    assert function.events == []

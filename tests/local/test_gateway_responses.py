@@ -68,3 +68,17 @@ def test_unset_types_fall_back_to_default_4xx_or_5xx_keeping_their_status():
 
     assert (forbidden.status, json.loads(forbidden.body)) == (403, {"kind": "4xx", "type": "INVALID_API_KEY"})
     assert (failed.status, json.loads(failed.body)) == (502, {"kind": "5xx", "id": "r-9"})
+
+
+def test_sam_s_grouped_response_parameters_become_headers():
+    responses = GatewayResponses.from_template(
+        {
+            "INVALID_API_KEY": {
+                "ResponseParameters": {"Headers": {"Access-Control-Allow-Origin": "'https://d.example'"}}
+            }
+        }
+    )
+
+    rendered = responses.render("INVALID_API_KEY", request_id="r")
+
+    assert ("Access-Control-Allow-Origin", "https://d.example") in rendered.headers

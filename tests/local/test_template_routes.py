@@ -147,3 +147,20 @@ def test_valid_overrides_pass(template):
     values = parameter_values(template, {"QueueVisibilityTimeoutSeconds": "60", "EnvironmentSuffix": "e2e"})
 
     assert values["QueueVisibilityTimeoutSeconds"] == "60"
+
+
+def test_the_template_s_cors_allows_only_the_dashboards_origin_and_needs_no_key_for_a_preflight(template):
+    parameters = {**parameter_values(template), "DashboardOrigin": "https://dash.example"}
+
+    cors = api_definitions(template, parameters)["PaymentsApi"].cors
+
+    assert cors is not None and not cors.key_required
+    assert dict(cors.preflight_headers(("GET",))) == {
+        "Access-Control-Allow-Origin": "https://dash.example",
+        "Access-Control-Allow-Headers": "x-api-key,content-type",
+        "Access-Control-Allow-Methods": "GET,OPTIONS",
+        "Access-Control-Max-Age": "600",
+    }
+    assert dict(cors.preflight_headers(("ANY",)))["Access-Control-Allow-Methods"] == (
+        "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from payctl.tools.connection import MissingOutput, Target
 from payctl.tools.dashboard.figures import DashboardUnavailable, Figures, compute
+from payctl.tools.dashboard.web import page
 from payctl.tools.operator.queues import queue_depth
 from payctl.tools.options import (
     ApiAccess,
@@ -116,3 +118,34 @@ def dashboard_command(
             while True:
                 time.sleep(watch)
                 live.update(render(figures()))
+
+
+PAGE_EPILOG = """**Examples**
+
+    payctl dashboard-page --output site/index.html
+
+    payctl dashboard-page --stack-name payments-prod-main --output site/index.html
+
+    aws s3 cp site/index.html s3://BUCKET/index.html --content-type text/html
+
+Open it as https://ORIGIN/index.html#key=DASHBOARD_KEY, after deploying the stack with
+DashboardOrigin=https://ORIGIN: browsers let only that origin read the API.
+"""
+
+
+def dashboard_page_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the page (one self-contained HTML file).")
+    ] = Path("dashboard.html"),
+    api_url: ApiUrl = None,
+    state_file: StateFile = DEFAULT_STATE_FILE,
+    stack_name: StackName = None,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    """Write the web dashboard as a static page that reads this stack's API, to host on any origin."""
+    url = api_url or connect(target(state_file, stack_name, region, profile, endpoint_url)).api_url
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(page(url.rstrip("/")))
+    console.print(f"wrote {output} for {url}; the key goes in the URL fragment: {output.name}#key=...")

@@ -7,6 +7,7 @@ takes the API's URL as ``#api=https://.../v1``; the local stack serves it at ``/
 
 from __future__ import annotations
 
+import html
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,9 @@ def page(api_base: str) -> bytes:
     """The page with its API base filled in (the stage path when served by the API's origin)."""
     return (
         _template()
-        .replace('<meta name="api-base" content="">', f'<meta name="api-base" content="{api_base}">')
+        .replace(
+            '<meta name="api-base" content="">',
+            f'<meta name="api-base" content="{html.escape(api_base, quote=True)}">',
+        )
         .encode()
     )

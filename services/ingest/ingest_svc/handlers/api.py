@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler import CORSConfig, Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -84,7 +84,14 @@ def parse_json(text: str) -> Any:
     return document
 
 
-app = PaymentsResolver(enable_validation=True, json_body_deserializer=parse_json)
+def cors_config(origin: str) -> CORSConfig | None:
+    """Answers readable from ``origin`` only (API Gateway answers the preflight, not the function)."""
+    return CORSConfig(allow_origin=origin, max_age=600) if origin else None
+
+
+app = PaymentsResolver(
+    enable_validation=True, json_body_deserializer=parse_json, cors=cors_config(get_settings().allowed_origin)
+)
 app.enable_swagger(
     path="/swagger",
     title="Payments API",
