@@ -20,6 +20,7 @@ from payctl.tools.dashboard.web import page
 from payctl.tools.operator.queues import queue_depth
 from payctl.tools.options import (
     ApiAccess,
+    ApiUrl,
     CommandError,
     api_client,
     connect,
@@ -133,19 +134,16 @@ DashboardOrigin=https://ORIGIN: browsers let only that origin read the API.
 """
 
 
+@stack_options
 def dashboard_page_command(
+    target: Target,
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the page (one self-contained HTML file).")
     ] = Path("dashboard.html"),
     api_url: ApiUrl = None,
-    state_file: StateFile = DEFAULT_STATE_FILE,
-    stack_name: StackName = None,
-    region: Region = None,
-    profile: Profile = None,
-    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Write the web dashboard as a static page that reads this stack's API, to host on any origin."""
-    url = api_url or connect(target(state_file, stack_name, region, profile, endpoint_url)).api_url
+    url = api_url or connect(target).api_url
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(page(url.rstrip("/")))
     console.print(f"wrote {output} for {url}; the key goes in the URL fragment: {output.name}#key=...")
