@@ -34,15 +34,16 @@ What is counted, and how it is priced (``PRICES``, us-east-1 list prices from th
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from payctl.devtools.cost_run import CountingStream, PathRun, run_path
 
 ROOT = Path(__file__).resolve().parents[2]
 MILLION = 1_000_000
@@ -143,95 +144,6 @@ def template_facts(path: Path) -> TemplateFacts:
     return TemplateFacts(memory, architecture, level, with_data)
 
 
-# ------------------------------------------------------------------------------------ running
-
-
-class _CountingStream(io.TextIOBase):
-    """Stands in for stdout while a path runs: counts the bytes handlers print, shows none."""
-
-    def __init__(self) -> None:
-        self.bytes = 0
-
-    def write(self, text: str) -> int:
-        self.bytes += len(text.encode())
-        return len(text)
-
-    def flush(self) -> None:
-        return None
-
-
-@dataclass
-class PathRun:
-    name: str
-    payments: int
-    api_requests: int
-    usage: Any
-    api_usage: Any
-    handler_log_bytes: int
-    function_ids: dict[str, str] = field(default_factory=dict)
-
-
-def cost_payments(count: int, run: str) -> list[dict[str, Any]]:
-    from payctl.devtools.bench import bench_payments
-
-    return bench_payments(count, run)
-
-
-def _drain(local: Any) -> None:
-    """Run the event sources until every queue and stream is empty (bounded).
-
-    The queue is drained first, then the audit stream: the stream's event source gathers for its
-    batching window (10 s), which at volume holds far more rows than one queue batch makes.
-    """
-    stack = local.stack
-    for _ in range(1000):
-        moved = 0
-        for function_id, sources in stack.event_sources.items():
-            for _source in sources:
-                while (received := stack.poll_once(function_id).received) > 0:
-                    moved += received
-        for poller in stack.stream_pollers():
-            moved += poller.poll_once().invoked
-        if moved == 0:
-            return
-    raise RuntimeError("the queues did not drain")
-
-
-def run_path(name: str, count: int, *, single: bool, stream: _CountingStream) -> PathRun:
-    from payctl.local.local_stack import LocalStack
-    from payctl.runtime import metering
-    from payctl.tools.api_client import ApiClient
-
-    with LocalStack(ROOT / "template.yaml", api_port=0, serve_moto=False, pollers=False) as local:
-        client = ApiClient(local.api_url, local.api_key_value())
-        # Warm every function once, so the durations are of warm invocations.
-        warm = cost_payments(1, f"warm-{name}")[0]
-        key = warm.pop("idempotency_key")
-        client.post("/payments", warm, headers={"Idempotency-Key": key})
-        _drain(local)
-
-        payments = cost_payments(count, name)
-        stream.bytes = 0
-        metering.start()
-        if single:
-            for payment in payments:
-                key = payment.pop("idempotency_key")
-                response = client.post("/payments", payment, headers={"Idempotency-Key": key})
-                if response.status != 202:
-                    raise SystemExit(f"POST /payments answered {response.status}: {response.body!r}")
-            api_requests = count
-        else:
-            response = client.post("/payments/batch", {"payments": payments})
-            if response.status != 207 or response.json()["accepted"] != count:
-                raise SystemExit(f"POST /payments/batch answered {response.status}: {response.body!r}")
-            api_requests = 1
-        api_usage = metering.snapshot()
-        _drain(local)
-        usage = metering.stop()
-        ids = {info.name: logical_id for logical_id, info in local.stack.functions.items()}
-    return PathRun(name, count, api_requests, usage, api_usage, stream.bytes, ids)
-
-
 # ------------------------------------------------------------------------------------ pricing
 
 
@@ -259,61 +171,26 @@ def price(run: PathRun, facts: TemplateFacts, *, seed: bool = False) -> Bill:
     usage = run.usage
     n = run.payments
     scale = MILLION / n
-    dollars: dict[str, float] = {}
-
-    dollars["API Gateway"] = run.api_requests * PRICES["apigateway_rest_request"] * scale
     invocations = sum(usage.invocations.values())
-    dollars["Lambda requests"] = invocations * PRICES["lambda_request"] * scale
-    gb_s = 0.0
-    for function, durations in usage.invoke_ms.items():
-        logical_id = run.function_ids.get(function, function)
-        memory = facts.memory_mb.get(logical_id, 128)
-        gb_s += sum(math.ceil(ms) for ms in durations) / 1000 * memory / 1024
-    gb_s_price = PRICES["lambda_gb_s_x86"] if seed else PRICES["lambda_gb_s_arm64"]
-    dollars["Lambda duration"] = gb_s * gb_s_price * scale
-
-    executions = len(usage.express_ms)
-    if seed:
-        transitions = sum(c for t, c in usage.history_events.items() if t.endswith("StateEntered"))
-        dollars["Step Functions"] = transitions * PRICES["standard_transition"] * scale
-    else:
-        express_gb_s = sum(
-            max(EXPRESS_MIN_MS, math.ceil(ms / 100) * 100) / 1000 * EXPRESS_BILLED_MB / 1024
-            for ms in usage.express_ms
-        )
-        dollars["Step Functions"] = (
-            executions * PRICES["express_request"] + express_gb_s * PRICES["express_gb_s"]
-        ) * scale
-
-    sqs_chunks = sum(c for (service, _), c in usage.chunks_64k.items() if service == "sqs")
-    dollars["SQS"] = sqs_chunks * PRICES["sqs_request_64k"] * scale
-
     wru = sum(usage.wru.values())
     rru = sum(usage.rru.values())
-    dollars["DynamoDB writes"] = wru * PRICES["dynamodb_wru"] * scale
-    dollars["DynamoDB reads"] = rru * PRICES["dynamodb_rru"] * scale
-
-    s3_puts = sum(
-        c for (s, op), c in usage.requests.items() if s == "s3" and op in ("PutObject", "PUT bucket")
-    )
-    s3_gets = sum(
-        c for (s, op), c in usage.requests.items() if s == "s3" and op in ("GetObject", "HeadObject")
-    )
-    dollars["S3"] = (s3_puts * PRICES["s3_put"] + s3_gets * PRICES["s3_get"]) * scale
-
-    express_bytes = 0
-    if not seed or facts.express_log_level != "OFF":
-        for event_type, count in usage.history_events.items():
-            if logged_at(facts.express_log_level, event_type):
-                average = usage.history_detail_bytes[event_type] / count
-                express_bytes += count * express_event_bytes(event_type, round(average))
-    lambda_bytes = run.handler_log_bytes + invocations * len(_PLATFORM_LINES.encode())
-    log_bytes = express_bytes + lambda_bytes
-    dollars["CloudWatch Logs"] = log_bytes / GIB * PRICES["cloudwatch_logs_gb"] * scale
-    dollars["X-Ray"] = run.api_requests * XRAY_SAMPLED * PRICES["xray_trace"] * scale
-
+    express_bytes = _express_log_bytes(run, facts, seed=seed)
+    log_bytes = express_bytes + run.handler_log_bytes + invocations * len(_PLATFORM_LINES.encode())
+    dollars = {
+        "API Gateway": run.api_requests * PRICES["apigateway_rest_request"],
+        "Lambda requests": invocations * PRICES["lambda_request"],
+        "Lambda duration": _lambda_gb_s(run, facts)
+        * (PRICES["lambda_gb_s_x86"] if seed else PRICES["lambda_gb_s_arm64"]),
+        "Step Functions": _step_functions_dollars(run, seed=seed),
+        "SQS": sum(c for (service, _), c in usage.chunks_64k.items() if service == "sqs")
+        * PRICES["sqs_request_64k"],
+        "DynamoDB writes": wru * PRICES["dynamodb_wru"],
+        "DynamoDB reads": rru * PRICES["dynamodb_rru"],
+        "S3": _s3_dollars(run),
+        "CloudWatch Logs": log_bytes / GIB * PRICES["cloudwatch_logs_gb"],
+        "X-Ray": run.api_requests * XRAY_SAMPLED * PRICES["xray_trace"],
+    }
     billable = {key: count for key, count in usage.requests.items() if key[0] not in _RUNTIME_SERVICES}
-    requests = sum(billable.values())
     api_side = sum(
         count
         for (service, operation), count in run.api_usage.requests.items()
@@ -322,22 +199,65 @@ def price(run: PathRun, facts: TemplateFacts, *, seed: bool = False) -> Bill:
     by_operation: Counter[str] = Counter()
     for (service, operation), count in billable.items():
         by_operation[f"{service} {operation}"] += count
-    wru_by: dict[str, float] = {}
-    for (table, where), units in usage.wru.items():
-        short = table.rsplit("-", 1)[-1]
-        label = short if where == "table" else f"{short} index {where}"
-        wru_by[label] = wru_by.get(label, 0) + units
     return Bill(
-        dollars=dict(dollars),
-        requests_per_payment=requests / n,
+        dollars={line: amount * scale for line, amount in dollars.items()},
+        requests_per_payment=sum(billable.values()) / n,
         api_requests_per_payment=api_side / n,
         wru_per_payment=wru / n,
         rru_per_payment=rru / n,
         log_bytes_per_payment=log_bytes / n,
         express_log_bytes_per_payment=express_bytes / n,
         requests={k: v / n for k, v in sorted(by_operation.items())},
-        wru={k: v / n for k, v in sorted(wru_by.items())},
+        wru={k: v / n for k, v in sorted(_wru_by_table(run).items())},
     )
+
+
+def _lambda_gb_s(run: PathRun, facts: TemplateFacts) -> float:
+    gb_s = 0.0
+    for function, durations in run.usage.invoke_ms.items():
+        logical_id = run.function_ids.get(function, function)
+        memory = facts.memory_mb.get(logical_id, 128)
+        gb_s += sum(math.ceil(ms) for ms in durations) / 1000 * memory / 1024
+    return gb_s
+
+
+def _step_functions_dollars(run: PathRun, *, seed: bool) -> float:
+    usage = run.usage
+    if seed:
+        transitions = sum(c for t, c in usage.history_events.items() if t.endswith("StateEntered"))
+        return transitions * PRICES["standard_transition"]
+    express_gb_s = sum(
+        max(EXPRESS_MIN_MS, math.ceil(ms / 100) * 100) / 1000 * EXPRESS_BILLED_MB / 1024
+        for ms in usage.express_ms
+    )
+    return len(usage.express_ms) * PRICES["express_request"] + express_gb_s * PRICES["express_gb_s"]
+
+
+def _s3_dollars(run: PathRun) -> float:
+    requests = run.usage.requests
+    puts = sum(c for (s, op), c in requests.items() if s == "s3" and op in ("PutObject", "PUT bucket"))
+    gets = sum(c for (s, op), c in requests.items() if s == "s3" and op in ("GetObject", "HeadObject"))
+    return puts * PRICES["s3_put"] + gets * PRICES["s3_get"]
+
+
+def _express_log_bytes(run: PathRun, facts: TemplateFacts, *, seed: bool) -> int:
+    usage = run.usage
+    express_bytes = 0
+    if not seed or facts.express_log_level != "OFF":
+        for event_type, count in usage.history_events.items():
+            if logged_at(facts.express_log_level, event_type):
+                average = usage.history_detail_bytes[event_type] / count
+                express_bytes += count * express_event_bytes(event_type, round(average))
+    return express_bytes
+
+
+def _wru_by_table(run: PathRun) -> dict[str, float]:
+    wru_by: dict[str, float] = {}
+    for (table, where), units in run.usage.wru.items():
+        short = table.rsplit("-", 1)[-1]
+        label = short if where == "table" else f"{short} index {where}"
+        wru_by[label] = wru_by.get(label, 0) + units
+    return wru_by
 
 
 def durations(run: PathRun) -> dict[str, float]:
@@ -442,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--batch is 1..500 and --single at least 1")
 
     facts = template_facts(ROOT / "template.yaml")
-    stream = _CountingStream()
+    stream = CountingStream()
     real_stdout = sys.stdout
     started = time.monotonic()
     sys.stdout = stream

@@ -64,74 +64,91 @@ def _key_of(backend: Any, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
 
 def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
     """All-or-nothing like DynamoDB: every condition is checked before anything is written."""
-    from moto.dynamodb.comparisons import get_filter_expression as condition_of
-    from moto.dynamodb.exceptions import (
-        MultipleTransactionsException,
-        TooManyTransactionsException,
-        TransactionCanceledException,
-        TransactWriteSingleOpException,
-    )
+    from moto.dynamodb.exceptions import TooManyTransactionsException
 
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
     with MOTO_LOCK:
-        planned: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-        seen: set[tuple[str, str]] = set()
-        for item in transact_items:
-            if len(item) > 1:
-                raise TransactWriteSingleOpException
-            op_type, op = next(iter(item.items()))
-            if op_type not in _OPERATIONS:
-                raise ValueError("Unsupported transaction operation")
-            key = _key_of(self, op_type, op)
-            marker = (str(op["TableName"]), str(dict(sorted(key.items()))))
-            if marker in seen:
-                raise MultipleTransactionsException()
-            seen.add(marker)
-            planned.append((op_type, op, key))
+        planned = _planned(self, transact_items)
+        _check_conditions(self, planned)
+        _apply(self, planned)
 
-        reasons: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
-        for _op_type, op, key in planned:
-            current = self.get_item(op["TableName"], key)
-            expression = op.get("ConditionExpression")
-            if expression is not None and not condition_of(
-                expression, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
-            ).expr(current):
-                old = None
-                if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
-                    old = current.to_json()["Attributes"]
-                reasons.append(("ConditionalCheckFailed", "The conditional request failed", old))
+
+# (operation type, operation, the item's key) for each item of a transaction.
+_Planned = list[tuple[str, dict[str, Any], dict[str, Any]]]
+
+
+def _planned(self: Any, transact_items: list[dict[str, Any]]) -> _Planned:
+    """The transaction's operations with their keys; one operation per item, one item per operation."""
+    from moto.dynamodb.exceptions import MultipleTransactionsException, TransactWriteSingleOpException
+
+    planned: _Planned = []
+    seen: set[tuple[str, str]] = set()
+    for item in transact_items:
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(item.items()))
+        if op_type not in _OPERATIONS:
+            raise ValueError("Unsupported transaction operation")
+        key = _key_of(self, op_type, op)
+        marker = (str(op["TableName"]), str(dict(sorted(key.items()))))
+        if marker in seen:
+            raise MultipleTransactionsException()
+        seen.add(marker)
+        planned.append((op_type, op, key))
+    return planned
+
+
+def _check_conditions(self: Any, planned: _Planned) -> None:
+    """Every condition against the items as they stand, before any write: one failure cancels all."""
+    from moto.dynamodb.comparisons import get_filter_expression as condition_of
+    from moto.dynamodb.exceptions import TransactionCanceledException
+
+    reasons: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    for _op_type, op, key in planned:
+        current = self.get_item(op["TableName"], key)
+        expression = op.get("ConditionExpression")
+        if expression is not None and not condition_of(
+            expression, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+        ).expr(current):
+            old = None
+            if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                old = current.to_json()["Attributes"]
+            reasons.append(("ConditionalCheckFailed", "The conditional request failed", old))
+        else:
+            reasons.append((None, None, None))
+    if any(code is not None for code, _, _ in reasons):
+        raise TransactionCanceledException(reasons)
+
+
+def _apply(self: Any, planned: _Planned) -> None:
+    """The writes, in order; a failure puts back the items this transaction touched, and only them."""
+    touched: list[tuple[str, dict[str, Any], Any]] = []
+    try:
+        for op_type, op, key in planned:
+            table_name = op["TableName"]
+            if op_type == "ConditionCheck":
+                continue
+            touched.append((table_name, key, copy.deepcopy(self.get_item(table_name, key))))
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"])
+            elif op_type == "Delete":
+                self.delete_item(table_name, key)
             else:
-                reasons.append((None, None, None))
-        if any(code is not None for code, _, _ in reasons):
-            raise TransactionCanceledException(reasons)
-
-        touched: list[tuple[str, dict[str, Any], Any]] = []
-        try:
-            for op_type, op, key in planned:
-                table_name = op["TableName"]
-                if op_type == "ConditionCheck":
-                    continue
-                touched.append((table_name, key, copy.deepcopy(self.get_item(table_name, key))))
-                if op_type == "Put":
-                    self.put_item(table_name, op["Item"])
-                elif op_type == "Delete":
-                    self.delete_item(table_name, key)
-                else:
-                    self.update_item(
-                        table_name,
-                        key,
-                        update_expression=op["UpdateExpression"],
-                        expression_attribute_names=op.get("ExpressionAttributeNames"),
-                        expression_attribute_values=op.get("ExpressionAttributeValues"),
-                    )
-        except Exception:
-            for table_name, key, before in reversed(touched):
-                if before is None:
-                    self.delete_item(table_name, key)
-                else:
-                    self.put_item(table_name, before.to_json()["Attributes"])
-            raise
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=op.get("ExpressionAttributeNames"),
+                    expression_attribute_values=op.get("ExpressionAttributeValues"),
+                )
+    except Exception:
+        for table_name, key, before in reversed(touched):
+            if before is None:
+                self.delete_item(table_name, key)
+            else:
+                self.put_item(table_name, before.to_json()["Attributes"])
+        raise
 
 
 def _unsorted_items(table: Any) -> list[Any]:

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from payctl.runtime import metering
+from payctl.runtime import capacity_units, metering
 
 
 def _table(client) -> str:
@@ -34,12 +34,12 @@ def _table(client) -> str:
 
 def test_item_size_follows_the_documented_rules():
     # name + value: strings by UTF-8 bytes, numbers by significant digits, maps with 3 + 1 per element.
-    assert metering.item_size({"ab": {"S": "xyz"}}) == 5
-    assert metering.item_size({"n": {"N": "12345"}}) == 1 + 3 + 1
-    assert metering.item_size({"m": {"M": {"k": {"BOOL": True}}}}) == 1 + 3 + (1 + 1 + 1)
-    assert metering.write_units(1024) == 1
-    assert metering.write_units(1025) == 2
-    assert metering.read_units(10, consistent=False) == 0.5
+    assert capacity_units.item_size({"ab": {"S": "xyz"}}) == 5
+    assert capacity_units.item_size({"n": {"N": "12345"}}) == 1 + 3 + 1
+    assert capacity_units.item_size({"m": {"M": {"k": {"BOOL": True}}}}) == 1 + 3 + (1 + 1 + 1)
+    assert capacity_units.write_units(1024) == 1
+    assert capacity_units.write_units(1025) == 2
+    assert capacity_units.read_units(10, consistent=False) == 0.5
 
 
 def test_writes_pay_for_the_larger_item_indexes_and_double_for_transactions(moto_env):
