@@ -204,7 +204,10 @@ class IndexViews:
     """The views of every queried index, per table, kept current by the table's writes."""
 
     def __init__(self) -> None:
-        self._by_table: weakref.WeakKeyDictionary[Any, dict[str, IndexView]] = weakref.WeakKeyDictionary()
+        # Per table: the item store the views were built from, and the views.
+        self._by_table: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, IndexView]]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def candidates(self, table: Any, arguments: dict[str, Any]) -> list[Any] | None:
         """What an index query can return, or None where the view does not cover the query."""
@@ -219,19 +222,23 @@ class IndexViews:
         return view.window(arguments)
 
     def _view(self, table: Any, index_name: str) -> IndexView | None:
-        self.of(table)
-        return self._by_table[table].get(index_name)
+        return self._views(table).get(index_name)
 
     def of(self, table: Any) -> list[IndexView]:
         """Every covered index's view of ``table``, built on its first write or query."""
-        views = self._by_table.get(table)
-        if views is None:
-            views = self._by_table[table] = {
+        return list(self._views(table).values())
+
+    def _views(self, table: Any) -> dict[str, IndexView]:
+        built = self._by_table.get(table)
+        # A restored local state replaces a table's whole item store; its views start again.
+        if built is None or built[0] is not table.items:
+            views = {
                 index.name: IndexView(table, index)
                 for index in table.global_indexes or []
                 if IndexView.covers(index)
             }
-        return list(views.values())
+            built = self._by_table[table] = (table.items, views)
+        return built[1]
 
     def forget(self, table: Any) -> None:
         self._by_table.pop(table, None)

@@ -276,3 +276,30 @@ def test_a_page_reads_only_what_it_can_return(client, monkeypatch):
         f"{n:05d}" for n in range(2000, 1990, -1)
     ]
     assert handed == [6, 6]
+
+
+def test_a_table_whose_item_store_is_replaced_is_viewed_afresh(client, monkeypatch):
+    """A restored local state swaps a table's whole item store; the next query sees the new items."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    first, second = f"views-{uuid.uuid4().hex[:8]}", f"views-{uuid.uuid4().hex[:8]}"
+    _create(client, first, "S")
+    _create(client, second, "S")
+    Workload(client, second, "S", 6).write()
+    for n in range(5):
+        client.put_item(
+            TableName=first, Item={"pk": {"S": f"p{n}"}, "sk": {"S": "s"}, "g": {"S": "g"}, "at": {"S": "a"}}
+        )
+    query = {
+        "TableName": second,
+        "IndexName": "by_g",
+        "KeyConditionExpression": "g = :g",
+        "ExpressionAttributeValues": {":g": {"S": "g"}},
+    }
+    assert _pages(client, query)[0][0] == []
+
+    backend = dynamodb_backends["123456789012"]["us-east-1"]
+    backend.tables[second].items = backend.tables[first].items
+
+    assert len(_pages(client, query)[0][0]) == 5
+    assert _pages(client, query) == _stock_pages(client, query, monkeypatch)
