@@ -110,11 +110,11 @@ def test_a_native_move_task_moves_every_message_whole_and_reports_its_counts(que
 
 
 def test_a_rate_limited_task_can_be_cancelled_and_leaves_the_rest_in_the_dlq(queues, sqs):
-    for n in range(6):
+    for n in range(12):
         _dead_letter(sqs, queues, f"m{n}")
 
     handle = sqs.start_message_move_task(
-        SourceArn=queues.dlq_arn, DestinationArn=queues.arn, MaxNumberOfMessagesPerSecond=2
+        SourceArn=queues.dlq_arn, DestinationArn=queues.arn, MaxNumberOfMessagesPerSecond=1
     )["TaskHandle"]
     with pytest.raises(ClientError, match="already running"):
         sqs.start_message_move_task(SourceArn=queues.dlq_arn)
@@ -123,9 +123,10 @@ def test_a_rate_limited_task_can_be_cancelled_and_leaves_the_rest_in_the_dlq(que
 
     cancelled = _until(lambda: (t := _task(sqs, queues.dlq_arn, handle))["Status"] == "CANCELLED" and t)
     moved = cancelled["ApproximateNumberOfMessagesMoved"]
-    assert 1 <= moved < 6 and cancelled["MaxNumberOfMessagesPerSecond"] == 2
+    # At one a second the cancel has eleven seconds to arrive, even on a loaded machine.
+    assert 1 <= moved < 12 and cancelled["MaxNumberOfMessagesPerSecond"] == 1
     assert len(_receive_all(sqs, queues.url)) == moved
-    assert len(_receive_all(sqs, queues.dlq_url)) == 6 - moved
+    assert len(_receive_all(sqs, queues.dlq_url)) == 12 - moved
     with pytest.raises(ClientError, match="not RUNNING"):
         sqs.cancel_message_move_task(TaskHandle=handle)
 
