@@ -7,40 +7,32 @@ import json
 import uuid
 from typing import Any
 
+from payments_core.models import example_payment
+
 
 def card(**changes: Any) -> dict[str, Any]:
-    """A US-issued visa token, with ``changes`` applied."""
-    return {
-        "type": "card",
-        "token": "tok_visa_4242",
-        "last4": "4242",
-        "brand": "visa",
-        "country": "US",
-        **changes,
-    }
+    """The example payment's card (a US-issued visa token), with ``changes`` applied."""
+    return {**example_payment()["payment_method"], **changes}
 
 
 def payment(**changes: Any) -> dict[str, Any]:
-    """USD 12.34 by a US customer on a US visa token: passes validation and scores 0.00 at fraud.
+    """The contract's example payment (USD 12.34 by a US customer on a US visa token): passes
+    validation and scores 0.00 at fraud.
 
     ``changes`` replace whole fields, except ``payment_method``, whose keys are merged into the card.
     """
     method = card(**changes.pop("payment_method", {}))
-    return {
-        "merchant_id": "m_123",
-        "amount": "12.34",
-        "currency": "USD",
-        "payment_method": method,
-        "customer": {"id": "c_42", "country": "US"},
-        "reference": "order-1001",
-        "metadata": {"cart": "a1"},
-        **changes,
-    }
+    return {**example_payment(), "payment_method": method, **changes}
 
 
 def new_customer() -> dict[str, Any]:
     """A customer of its own, so no other test's payments count towards its velocity."""
     return {"id": f"c_{uuid.uuid4().hex[:12]}", "country": "US"}
+
+
+def fresh_payment(**changes: Any) -> dict[str, Any]:
+    """``payment(**changes)`` by a customer of its own: on a shared stack it passes fraud's velocity rule."""
+    return payment(**{"customer": new_customer(), **changes})
 
 
 # The key's value: API Gateway checks it, the handler reads only the key id.

@@ -20,25 +20,13 @@ from payctl.local.persistence import DEFAULT_STATE_DIR, IncompatibleState
 from payctl.tools.connection import Target
 from payctl.tools.options import CommandError, StateFile, connect, console, stack_options
 from payctl.tools.stack_file import DEFAULT_STATE_FILE, remove_state, write_state
+from payments_core.models import example_payment
 
 if TYPE_CHECKING:
     from payctl.local.local_stack import LocalStack
     from payctl.tools.operator.status import StackStatus
 
-EXAMPLE_PAYMENT = {
-    "merchant_id": "m_123",
-    "amount": "12.34",
-    "currency": "USD",
-    "payment_method": {
-        "type": "card",
-        "token": "tok_visa_4242",
-        "last4": "4242",
-        "brand": "visa",
-        "country": "US",
-    },
-    "customer": {"id": "c_42", "country": "US"},
-    "reference": "order-1001",
-}
+EXAMPLE_PAYMENT = example_payment()
 
 local_app = typer.Typer(help="The whole stack on this machine (moto).", no_args_is_help=True)
 

@@ -3,6 +3,7 @@ lenient view of the payment that the workflow checks read."""
 
 from __future__ import annotations
 
+import copy
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
@@ -131,6 +132,30 @@ class Payment(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+# The contract's example payment: the OpenAPI example, the README's, the CLI's sample and the
+# tests' default payment are all this one (the README and the sample events are tested against it).
+_EXAMPLE_PAYMENT: Final[dict[str, Any]] = {
+    "merchant_id": "m_123",
+    "amount": "12.34",
+    "currency": "USD",
+    "payment_method": {
+        "type": "card",
+        "token": "tok_visa_4242",
+        "last4": "4242",
+        "brand": "visa",
+        "country": "US",
+    },
+    "customer": {"id": "c_42", "country": "US"},
+    "reference": "order-1001",
+    "metadata": {"any": "string values"},
+}
+
+
+def example_payment() -> dict[str, Any]:
+    """The contract's example payment, as a fresh copy the caller may change."""
+    return copy.deepcopy(_EXAMPLE_PAYMENT)
+
+
 class PaymentMessage(BaseModel):
     """The SQS message body the API writes and the consumer reads; also the workflow's input."""
 
@@ -149,14 +174,14 @@ class PaymentMessage(BaseModel):
 LENIENT = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
 
-class CustomerView(BaseModel):
+class LenientCustomer(BaseModel):
     model_config = LENIENT
 
     id: str | None = None
     country: str | None = None
 
 
-class LenientPaymentView(BaseModel):
+class LenientPayment(BaseModel):
     """The fields every check reads. Only an amount that is already a binary float is refused,
     because its exact value is lost."""
 
@@ -164,7 +189,7 @@ class LenientPaymentView(BaseModel):
 
     amount: str
     currency: str = ""
-    customer: CustomerView | None = None
+    customer: LenientCustomer | None = None
 
     @field_validator("amount", mode="before")
     @classmethod

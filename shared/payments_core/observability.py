@@ -11,10 +11,13 @@ start, for calls the services never make.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 TRACED_MODULES: Final = ("botocore",)
 
@@ -32,3 +35,16 @@ def get_tracer(service: str) -> Tracer:
 @cache
 def get_metrics(service: str) -> Metrics:
     return Metrics(service=service)
+
+
+def workflow_task(service: str) -> Callable[[Handler], Handler]:
+    """What every workflow task's handler wears: the transaction id as the logs' correlation id, a
+    trace without the response (it holds payment data), and its metrics flushed as it returns."""
+    logger, tracer, metrics = get_logger(service), get_tracer(service), get_metrics(service)
+
+    def wear(handler: Handler) -> Handler:
+        traced = tracer.capture_lambda_handler(capture_response=False)(handler)
+        logged = logger.inject_lambda_context(correlation_id_path="transaction_id")(traced)
+        return metrics.log_metrics(logged)  # type: ignore[return-value]
+
+    return wear

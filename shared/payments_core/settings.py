@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from typing import Final
 
 from pydantic import BaseModel, Field
+
+# The audit GSI's shards per day when AUDIT_SHARDS is unset (the template sets it for every function).
+DEFAULT_AUDIT_SHARDS: Final[int] = 16
 
 
 class Settings(BaseModel):
@@ -17,7 +21,7 @@ class Settings(BaseModel):
     archive_bucket: str = ""
     payments_queue_url: str = ""
     state_machine_arn: str = ""
-    audit_shards: int = Field(default=16, ge=10, le=256)
+    audit_shards: int = Field(default=DEFAULT_AUDIT_SHARDS, ge=10, le=256)
     # Comma-separated API key ids that may read every payment's audit rows; none when unset.
     dashboard_api_key_ids: str = ""
     # The one origin browsers may read the API's answers from (a dashboard hosted apart); none when unset.

@@ -37,7 +37,7 @@ class GuardedWrite:
         return Status(value) if value else None
 
 
-class ResultStore(Protocol):
+class ResultPort(Protocol):
     """What a check's logic needs to store its result: the step's store, or a fake in tests."""
 
     def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:

@@ -22,6 +22,7 @@ from payctl.local.local_stack import LocalStack
 from payctl.runtime import _state as runtime_state
 from payctl.tools.api_client import ApiClient
 from payctl.tools.stack_file import write_state
+from tests import factories
 from tests.factories import unique_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -141,23 +142,9 @@ def payment() -> Callable[..., dict[str, Any]]:
     """A payment validation and fraud both pass; every call gets its own customer (no velocity)."""
 
     def make(**overrides: Any) -> dict[str, Any]:
-        customer = f"c_{uuid.uuid4().hex[:12]}"
-        body: dict[str, Any] = {
-            "merchant_id": "m_e2e",
-            "amount": "12.34",
-            "currency": "USD",
-            "payment_method": {
-                "type": "card",
-                "token": "tok_visa_4242",
-                "last4": "4242",
-                "brand": "visa",
-                "country": "US",
-            },
-            "customer": {"id": customer, "country": "US"},
-            "reference": f"order-{uuid.uuid4().hex[:8]}",
-        }
-        body.update(overrides)
-        return body
+        body = factories.fresh_payment(merchant_id="m_e2e", reference=f"order-{uuid.uuid4().hex[:8]}")
+        del body["metadata"]  # none unless a test adds it: some append a metadata key to the raw body
+        return {**body, **overrides}
 
     return make
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from payments_core.ids import payload_hash, transaction_id
-from payments_core.models import Payment, PaymentMessage
+from payments_core.models import Payment, PaymentMessage, example_payment
 
 PROFILES = ["default", "prod"]
 
@@ -163,3 +163,29 @@ def test_settlement_sample_matches_the_settle_task_payload(events_dir: Path, asl
     assert set(event) == {key.removesuffix(".$") for key in payload}
     assert event["action"] == "settle"
     assert set(event["checks"]) == {"validation", "fraud"}
+
+
+@pytest.mark.parametrize(
+    ("name", "payment_of"),
+    [
+        ("api_post_payment.json", lambda event: json.loads(event["body"])),
+        ("sqs_payment_batch.json", lambda event: json.loads(event["Records"][0]["body"])["payment"]),
+        ("validation_input.json", lambda event: event["payment"]),
+        ("workflow_input.json", lambda event: event["payment"]),
+        ("settlement_settle_input.json", lambda event: event["payment"]),
+    ],
+)
+def test_sample_events_carry_the_contracts_example_payment(
+    events_dir: Path, name: str, payment_of: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    """Given a sample event with one payment, it is the example payment; metadata tells samples apart."""
+    payment = payment_of(_event(events_dir, name))
+
+    assert {**payment, "metadata": {}} == {**example_payment(), "metadata": {}}
+
+
+def test_readme_shows_the_contracts_example_payment() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("A payment body:\n\n```json\n", 1)[1].split("```", 1)[0]
+
+    assert json.loads(block) == example_payment()

@@ -9,7 +9,8 @@ import boto3
 import pytest
 
 from payctl.runtime import LambdaFunctionError
-from payments_core.audit import AuditCounters, AuditEvent, AuditReader, AuditWriter
+from payments_core.audit import AuditCounters, AuditEvent, AuditWriter
+from payments_core.audit_reader import AuditReader
 from payments_core.clock import parse_iso
 from tests.integration.workflow_support import drain_audit_stream
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 import boto3
 import pytest
 
-from payments_core.audit import OUTCOME_VOCABULARY, AuditEvent, AuditReader, AuditWriter, shard_page_size
+from payments_core.audit import AuditEvent, AuditWriter
+from payments_core.audit_reader import OUTCOME_VOCABULARY, AuditReader, shard_page_size
 from payments_core.clock import parse_iso
 from payments_core.ids import shard_of
 

@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 from payments_core.clock import iso, utc_now
+from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
     audit_row,
     new_transaction_id,
-    payment,
     raw_transaction,
     seed_transaction,
     transaction,

@@ -7,12 +7,12 @@ import boto3
 import pytest
 
 from payctl.runtime import LambdaFunctionError
+from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
     audit_row,
     audit_rows,
     counter,
     new_transaction_id,
-    payment,
     seed_transaction,
     settlement_event,
     table,
@@ -139,7 +139,7 @@ def test_a_decline_landing_after_settles_first_read_leaves_no_settlement(stack, 
     seed_transaction(stack, transaction_id, document, created_at=CREATED_AT)
     declined = {"validation": {"outcome": "PASS"}, "fraud": {"outcome": "DECLINE", "reasons": ["velocity"]}}
     stack.invoke("SettlementFunction", settlement_event("decline", transaction_id, document, checks=declined))
-    store = sys.modules["settlement_svc.handler"].TransactionStore
+    store = sys.modules["settlement_svc.bootstrap"].TransactionStore
     read = store.get
     monkeypatch.setattr(store, "get", lambda self, tid: {**read(self, tid), "status": "RECEIVED"})
 

@@ -10,11 +10,11 @@ import json
 
 import boto3
 
+from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
     archive_keys,
     audit_rows,
     new_transaction_id,
-    payment,
     run,
     seed_transaction,
     transaction,

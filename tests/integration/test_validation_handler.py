@@ -2,11 +2,11 @@
 
 import pytest
 
+from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
     audit_row,
     audit_rows,
     new_transaction_id,
-    payment,
     seed_transaction,
     transaction,
     workflow_input,

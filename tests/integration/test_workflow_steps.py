@@ -4,11 +4,11 @@ import json
 import re
 from decimal import Decimal
 
+from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
     audit_row,
     dynamodb_calls,
     new_transaction_id,
-    payment,
     raw_transaction,
     seed_transaction,
     settlement_event,

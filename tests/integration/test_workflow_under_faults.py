@@ -8,11 +8,11 @@ import pytest
 
 from payctl.runtime import faults
 from payctl.runtime.faults import Kind, Rule
+from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
     archive_keys,
     audit_rows,
     new_transaction_id,
-    payment,
     run,
     seed_transaction,
     transaction,

@@ -16,16 +16,10 @@ from boto3.dynamodb.conditions import Key
 from botocore.client import BaseClient
 
 from payments_core.clock import now_iso
-from tests import factories
 
 
 def new_transaction_id() -> str:
     return str(uuid.uuid4())
-
-
-def payment(**changes: Any) -> dict[str, Any]:
-    """A payment that passes validation and scores 0.00, as the workflow input carries it."""
-    return factories.payment(**{"customer": factories.new_customer(), **changes})
 
 
 def table(stack: Any, output: str) -> Any:

@@ -6,7 +6,8 @@ import uuid
 
 import boto3
 
-from payments_core.audit import AuditEvent, AuditReader, AuditWriter
+from payments_core.audit import AuditEvent, AuditWriter
+from payments_core.audit_reader import AuditReader
 from payments_core.clock import parse_iso
 
 

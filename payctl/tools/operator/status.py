@@ -9,7 +9,7 @@ from typing import Any
 
 from payctl.tools.connection import Connection
 from payctl.tools.operator.queues import QueueDepth, queue_depth
-from payments_core.audit import AuditReader
+from payments_core.audit_reader import AuditReader
 from payments_core.settings import Settings
 
 

@@ -57,8 +57,8 @@ class CustomerVelocity(DynamoTable):
 class FraudStore:
     """Writes only ``SET fraud = :f, updated_at = :now``, never the rest of the item."""
 
-    def __init__(self, transactions: TransactionStore | None = None) -> None:
-        self._transactions = transactions or TransactionStore()
+    def __init__(self, transactions: TransactionStore) -> None:
+        self._transactions = transactions
 
     @tracer.capture_method(capture_response=False)
     def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:

@@ -7,11 +7,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from fraud_svc.dal import CustomerVelocity, FraudStore
+from fraud_svc import bootstrap
 from fraud_svc.logic import score_payment
 from fraud_svc.models import FraudRequest
-from payments_core.audit import AuditWriter
-from payments_core.observability import get_logger, get_metrics, get_tracer
+from payments_core.observability import get_logger, get_metrics, get_tracer, workflow_task
 
 SERVICE = "fraud"
 
@@ -20,12 +19,10 @@ tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path="transaction_id")
-@tracer.capture_lambda_handler(capture_response=False)
+@workflow_task(SERVICE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = FraudRequest.model_validate(event)
-    scored = score_payment(request, velocity=CustomerVelocity(), store=FraudStore(), audit=AuditWriter())
+    scored = score_payment(request, bootstrap.fraud())
     result = scored.result
     tracer.put_annotation("outcome", result.outcome)
     if scored.first_time:

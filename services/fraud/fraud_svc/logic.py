@@ -59,12 +59,12 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Final, Protocol
 
-from fraud_svc.models import FraudRequest, FraudResult, PaymentView
+from fraud_svc.models import FraudRequest, FraudResult, PaymentToScore
 from payments_core.audit import AuditEvent, AuditPort
 from payments_core.clock import iso, utc_now
 
 if TYPE_CHECKING:
-    from payments_core.transactions import ResultStore
+    from payments_core.transactions import ResultPort
 
 STEP: Final = "fraud"
 ACTOR: Final = "fraud"
@@ -151,7 +151,7 @@ def is_round(amount: Decimal, zeros: int) -> bool:
     return amount != 0 and exponent + len(text) - len(text.rstrip("0")) >= zeros
 
 
-def _amount_reasons(payment: PaymentView) -> list[str]:
+def _amount_reasons(payment: PaymentToScore) -> list[str]:
     try:
         amount = Decimal(payment.amount.strip())
     except InvalidOperation:
@@ -167,7 +167,7 @@ def _amount_reasons(payment: PaymentView) -> list[str]:
     return [code for code in reasons if code]
 
 
-def _country_reasons(payment: PaymentView) -> list[str]:
+def _country_reasons(payment: PaymentToScore) -> list[str]:
     card_country = payment.payment_method.country
     customer_country = payment.customer.country if payment.customer else None
     reasons = []
@@ -188,7 +188,7 @@ def _velocity_reasons(recent_transactions: int | None) -> list[str]:
     return [code for floor, _, code in VELOCITY_TIERS if recent_transactions >= floor][:1]
 
 
-def assess(payment: PaymentView, recent_transactions: int | None) -> Assessment:
+def assess(payment: PaymentToScore, recent_transactions: int | None) -> Assessment:
     """Score the payment. ``recent_transactions`` is None when the payment names no customer."""
     reasons = _amount_reasons(payment) + _country_reasons(payment) + _velocity_reasons(recent_transactions)
     total = sum((WEIGHTS[code] for code in reasons), Decimal(0))
@@ -196,10 +196,17 @@ def assess(payment: PaymentView, recent_transactions: int | None) -> Assessment:
     return Assessment(score=score, reasons=tuple(reasons))
 
 
-class VelocitySource(Protocol):
+class VelocityPort(Protocol):
     def recent_transactions(self, customer_id: str, since: str, exclude_transaction_id: str) -> int:
         """How many of the customer's transactions were created at or after ``since``, excluding one."""
         ...
+
+
+@dataclass(frozen=True)
+class FraudPorts:
+    velocity: VelocityPort
+    store: ResultPort
+    audit: AuditPort
 
 
 @dataclass(frozen=True)
@@ -211,10 +218,8 @@ class Scored:
 
 def score_payment(
     request: FraudRequest,
+    ports: FraudPorts,
     *,
-    velocity: VelocitySource,
-    store: ResultStore,
-    audit: AuditPort,
     clock: Callable[[], datetime] = utc_now,
 ) -> Scored:
     """Score the payment, store the decision on the transaction and append the audit row.
@@ -225,7 +230,7 @@ def score_payment(
     now = clock()
     customer_id = request.payment.customer.id if request.payment.customer else None
     recent = (
-        velocity.recent_transactions(customer_id, iso(now - VELOCITY_WINDOW), request.transaction_id)
+        ports.velocity.recent_transactions(customer_id, iso(now - VELOCITY_WINDOW), request.transaction_id)
         if customer_id
         else None
     )
@@ -236,10 +241,10 @@ def score_payment(
         reasons=list(assessment.reasons),
         checked_at=iso(now),
     )
-    earlier = store.record(request.transaction_id, result.model_dump())
+    earlier = ports.store.record(request.transaction_id, result.model_dump())
     if earlier is not None:
         result = FraudResult.model_validate(earlier)
-    first_time = audit.append(
+    first_time = ports.audit.append(
         AuditEvent(
             transaction_id=request.transaction_id,
             step=STEP,

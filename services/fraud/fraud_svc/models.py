@@ -11,18 +11,18 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from payments_core.models import LENIENT, LenientPaymentView
+from payments_core.models import LENIENT, LenientPayment
 
 
-class CardView(BaseModel):
+class CardToScore(BaseModel):
     model_config = LENIENT
 
     brand: str | None = None
     country: str | None = None
 
 
-class PaymentView(LenientPaymentView):
-    payment_method: CardView = Field(default_factory=CardView)
+class PaymentToScore(LenientPayment):
+    payment_method: CardToScore = Field(default_factory=CardToScore)
 
 
 class FraudRequest(BaseModel):
@@ -31,7 +31,7 @@ class FraudRequest(BaseModel):
     model_config = LENIENT
 
     transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    payment: PaymentView
+    payment: PaymentToScore
     received_at: str | None = None
 
 

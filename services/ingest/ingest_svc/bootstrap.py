@@ -17,21 +17,22 @@ from ingest_svc.dal.workflow import Workflow
 from ingest_svc.logic.accept import AcceptPorts
 from ingest_svc.logic.ports import TransactionsPort
 from ingest_svc.logic.record import RecordPorts
-from payments_core.audit import AuditCounters, AuditReader, AuditReadPort, AuditWriter
+from payments_core.audit import AuditCounters, AuditWriter
+from payments_core.audit_reader import AuditReader, AuditReadPort
 from payments_core.completion import CompletionMarkers
 from payments_core.wiring import CompositionRoot
 
 
 @dataclass(frozen=True)
-class ApiAdapters:
+class ApiPorts:
     accept: AcceptPorts
     transactions: TransactionsPort
     audit: AuditReadPort
 
 
-def _api_adapters() -> ApiAdapters:
+def _api_ports() -> ApiPorts:
     transactions = TransactionsTable()
-    return ApiAdapters(
+    return ApiPorts(
         accept=AcceptPorts(
             idempotency=IdempotencyStore(dynamodb_persistence()), queue=PaymentsQueue(), recorded=transactions
         ),
@@ -40,7 +41,7 @@ def _api_adapters() -> ApiAdapters:
     )
 
 
-def _consumer_adapters() -> RecordPorts:
+def _consumer_ports() -> RecordPorts:
     return RecordPorts(
         transactions=TransactionsTable(),
         audit=AuditWriter(),
@@ -49,6 +50,6 @@ def _consumer_adapters() -> RecordPorts:
     )
 
 
-api: CompositionRoot[ApiAdapters] = CompositionRoot(_api_adapters)
-consumer: CompositionRoot[RecordPorts] = CompositionRoot(_consumer_adapters)
+api: CompositionRoot[ApiPorts] = CompositionRoot(_api_ports)
+consumer: CompositionRoot[RecordPorts] = CompositionRoot(_consumer_ports)
 counters: CompositionRoot[AuditCounters] = CompositionRoot(AuditCounters)

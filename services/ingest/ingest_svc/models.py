@@ -26,7 +26,7 @@ from pydantic import (
 from ingest_svc.logic.accept import Entry
 from payments_core.carddata import find_card_data, holds_pan, path_name
 from payments_core.errors import BatchTooLarge, CardDataRejected, InvalidPayment, PaymentsError
-from payments_core.models import Payment, Status
+from payments_core.models import Payment, Status, example_payment
 
 IDEMPOTENCY_KEY_HEADER: Final[str] = "Idempotency-Key"
 # Printable ASCII: the key travels in an HTTP header and in SQS message attributes.
@@ -90,25 +90,7 @@ class PaymentRequest(Payment):
         extra="forbid",
         frozen=True,
         hide_input_in_errors=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "merchant_id": "m_123",
-                    "amount": "12.34",
-                    "currency": "USD",
-                    "payment_method": {
-                        "type": "card",
-                        "token": "tok_visa_4242",
-                        "last4": "4242",
-                        "brand": "visa",
-                        "country": "US",
-                    },
-                    "customer": {"id": "c_42", "country": "US"},
-                    "reference": "order-1001",
-                    "metadata": {"any": "string values"},
-                }
-            ]
-        },
+        json_schema_extra={"examples": [example_payment()]},
     )
 
     @model_validator(mode="before")
@@ -257,7 +239,7 @@ class CardSummary(BaseModel):
     country: str | None = None
 
 
-class PaymentView(BaseModel):
+class PaymentResponse(BaseModel):
     """A transaction as recorded. Numbers inside the step maps are strings, exactly as stored."""
 
     model_config = _RESPONSE

@@ -13,7 +13,7 @@ from payments_core.models import Status
 from payments_core.observability import get_tracer
 from payments_core.settings import get_settings
 from payments_core.transactions import transition_update
-from settlement_svc.logic import LedgerWrite
+from settlement_svc.ports import LedgerWrite
 
 tracer = get_tracer("settlement")
 

@@ -11,13 +11,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments_core.audit import AuditWriter
-from payments_core.completion import CompletionMarkers
 from payments_core.models import Status
-from payments_core.observability import get_logger, get_metrics, get_tracer
-from payments_core.transactions import TransactionStore
-from settlement_svc.dal import ArchiveBucket, SettlementLedger
-from settlement_svc.logic import Dependencies, process
+from payments_core.observability import get_logger, get_metrics, get_tracer, workflow_task
+from settlement_svc import bootstrap
+from settlement_svc.logic import process
 from settlement_svc.models import REQUEST_ADAPTER
 
 SERVICE = "settlement"
@@ -33,21 +30,12 @@ METRIC_BY_STATUS = {
 }
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path="transaction_id")
-@tracer.capture_lambda_handler(capture_response=False)
+@workflow_task(SERVICE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = REQUEST_ADAPTER.validate_python(event)
     logger.append_keys(action=request.action)
     tracer.put_annotation("action", request.action)
-    deps = Dependencies(
-        transactions=TransactionStore(),
-        ledger=SettlementLedger(),
-        archive=ArchiveBucket(),
-        audit=AuditWriter(),
-        completion=CompletionMarkers(),
-    )
-    outcome = process(request, deps)
+    outcome = process(request, bootstrap.settlement())
     # Express runs a step at least once; a high rate of re-runs points at retries upstream.
     name = METRIC_BY_STATUS[outcome.status] if outcome.first_time else "SettlementReplayed"
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)

@@ -30,22 +30,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
-from payments_core.audit import AuditEvent, AuditPort
-from payments_core.clock import iso, parse_iso, utc_now
-from payments_core.completion import CompletionPort
+from payments_core.audit import AuditEvent
+from payments_core.clock import iso, parse_iso
 from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
 from payments_core.models import Payment, Status
 from payments_core.money import format_amount, minor_units
 from settlement_svc.models import Checks, DeclineRequest, FailRequest, SettleRequest
+from settlement_svc.ports import LedgerWrite, SettlementPorts
 
 if TYPE_CHECKING:
-    from payments_core.transactions import GuardedWrite
+    pass
 
 STEP: Final = "settlement"
 ACTOR: Final = "settlement"
@@ -199,55 +199,6 @@ def archive_document(
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-# ---------------------------------------------------------------------------- dependencies
-
-
-class Transactions(Protocol):
-    def get(self, transaction_id: str) -> dict[str, Any] | None: ...
-
-    def transition(self, transaction_id: str, to: Status, fields: dict[str, Any], now: str) -> GuardedWrite:
-        """Forward-only status write; raises TransactionNotFound for an item that was never received."""
-        ...
-
-
-@dataclass(frozen=True)
-class LedgerWrite:
-    """What ``Ledger.settle`` did. When it was refused, nothing was written, and:
-
-    ``earlier`` is the settlement record that already stood (None if there was none);
-    ``status_refused`` says the transaction's guard refused, ``status`` then being its status
-    (None for a transaction that was never received).
-    """
-
-    applied: bool
-    earlier: dict[str, Any] | None = None
-    status_refused: bool = False
-    status: Status | None = None
-
-
-class Ledger(Protocol):
-    def settle(self, record: dict[str, Any], settlement: dict[str, Any], now: str) -> LedgerWrite:
-        """Both or neither: put the record unless one exists, and move the transaction to SETTLED
-        from an open status with ``settlement`` on it."""
-        ...
-
-
-class Archive(Protocol):
-    def put_once(self, key: str, body: bytes) -> bool:
-        """Write the object unless the key exists; False if it did."""
-        ...
-
-
-@dataclass(frozen=True)
-class Dependencies:
-    transactions: Transactions
-    ledger: Ledger
-    archive: Archive
-    audit: AuditPort
-    completion: CompletionPort
-    clock: Callable[[], datetime] = utc_now
-
-
 @dataclass(frozen=True)
 class Outcome:
     transaction_id: str
@@ -282,7 +233,7 @@ def _settlement_view(settlement: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _settled_before(
-    transaction_id: str, write: LedgerWrite, deps: Dependencies, now: str
+    transaction_id: str, write: LedgerWrite, deps: SettlementPorts, now: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The record and settlement of a refused settle write, which wrote nothing: an earlier run's."""
     if write.status_refused and write.status is None:
@@ -306,7 +257,7 @@ def _settled_before(
     return record, settlement
 
 
-def settle(request: SettleRequest, deps: Dependencies) -> Outcome:
+def settle(request: SettleRequest, deps: SettlementPorts) -> Outcome:
     transaction_id = request.transaction_id
     payment = request.payment
     item = deps.transactions.get(transaction_id)
@@ -353,7 +304,7 @@ def settle(request: SettleRequest, deps: Dependencies) -> Outcome:
     return Outcome(transaction_id, Status.SETTLED, {"settlement": view}, first_time)
 
 
-def decline(request: DeclineRequest, deps: Dependencies) -> Outcome:
+def decline(request: DeclineRequest, deps: SettlementPorts) -> Outcome:
     transaction_id = request.transaction_id
     reasons = decline_reasons(request.checks)
     write = deps.transactions.transition(
@@ -379,7 +330,7 @@ def decline(request: DeclineRequest, deps: Dependencies) -> Outcome:
     return Outcome(transaction_id, Status.DECLINED, {"decline_reasons": reasons}, first_time)
 
 
-def record_failure(request: FailRequest, deps: Dependencies) -> Outcome:
+def record_failure(request: FailRequest, deps: SettlementPorts) -> Outcome:
     """FAILED with ``{error, cause}``; a transaction already SETTLED or DECLINED is left as it is.
 
     ``complete`` in the result says whether the payment is done. For FAILED it never is. For a
@@ -412,7 +363,7 @@ def record_failure(request: FailRequest, deps: Dependencies) -> Outcome:
     return Outcome(transaction_id, Status.FAILED, {"failure": failure, "complete": False}, first_time)
 
 
-def process(request: SettleRequest | DeclineRequest | FailRequest, deps: Dependencies) -> Outcome:
+def process(request: SettleRequest | DeclineRequest | FailRequest, deps: SettlementPorts) -> Outcome:
     if isinstance(request, SettleRequest):
         return settle(request, deps)
     if isinstance(request, DeclineRequest):

@@ -16,8 +16,8 @@ tracer = get_tracer("validation")
 class ValidationStore:
     """Writes only ``SET validation = :v, updated_at = :now``, never the rest of the item."""
 
-    def __init__(self, transactions: TransactionStore | None = None) -> None:
-        self._transactions = transactions or TransactionStore()
+    def __init__(self, transactions: TransactionStore) -> None:
+        self._transactions = transactions
 
     @tracer.capture_method(capture_response=False)
     def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:

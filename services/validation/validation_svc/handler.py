@@ -7,9 +7,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments_core.audit import AuditWriter
-from payments_core.observability import get_logger, get_metrics, get_tracer
-from validation_svc.dal import ValidationStore
+from payments_core.observability import get_logger, get_metrics, get_tracer, workflow_task
+from validation_svc import bootstrap
 from validation_svc.logic import validate_payment
 from validation_svc.models import ValidationRequest
 
@@ -20,12 +19,10 @@ tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
 
 
-@metrics.log_metrics
-@logger.inject_lambda_context(correlation_id_path="transaction_id")
-@tracer.capture_lambda_handler(capture_response=False)
+@workflow_task(SERVICE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = ValidationRequest.model_validate(event)
-    validated = validate_payment(request, store=ValidationStore(), audit=AuditWriter())
+    validated = validate_payment(request, bootstrap.validation())
     result = validated.result
     tracer.put_annotation("outcome", result.outcome)
     if validated.first_time:

@@ -69,10 +69,10 @@ from typing import TYPE_CHECKING, Final
 from payments_core.audit import AuditEvent, AuditPort
 from payments_core.clock import iso, utc_now
 from payments_core.money import CURRENCY_MINOR_UNITS, SUPPORTED_CURRENCIES
-from validation_svc.models import PaymentView, ValidationRequest, ValidationResult
+from validation_svc.models import PaymentToValidate, ValidationRequest, ValidationResult
 
 if TYPE_CHECKING:
-    from payments_core.transactions import ResultStore
+    from payments_core.transactions import ResultPort
 
 STEP: Final = "validation"
 ACTOR: Final = "validation"
@@ -152,7 +152,7 @@ def _amount_reasons(text: str, currency: str) -> list[str]:
     return reasons
 
 
-def _card_reasons(payment: PaymentView) -> list[str]:
+def _card_reasons(payment: PaymentToValidate) -> list[str]:
     card = payment.payment_method
     if card.type != "card":
         return ["payment_method_not_supported"]
@@ -173,7 +173,7 @@ def _card_reasons(payment: PaymentView) -> list[str]:
     return reasons
 
 
-def check_payment(payment: PaymentView) -> list[str]:
+def check_payment(payment: PaymentToValidate) -> list[str]:
     """Every rule the payment breaks, as machine-readable codes in table order; empty means PASS."""
     reasons = []
     if payment.currency not in SUPPORTED_CURRENCIES:
@@ -186,6 +186,12 @@ def check_payment(payment: PaymentView) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ValidationPorts:
+    store: ResultPort
+    audit: AuditPort
+
+
+@dataclass(frozen=True)
 class Validated:
     result: ValidationResult
     # False on a re-run: the audit row (and so the metric) was already written by an earlier run.
@@ -194,9 +200,8 @@ class Validated:
 
 def validate_payment(
     request: ValidationRequest,
+    ports: ValidationPorts,
     *,
-    store: ResultStore,
-    audit: AuditPort,
     clock: Callable[[], datetime] = utc_now,
 ) -> Validated:
     """Check the payment, store the result on the transaction and append the audit row.
@@ -206,10 +211,10 @@ def validate_payment(
     """
     reasons = check_payment(request.payment)
     result = ValidationResult(outcome="FAIL" if reasons else "PASS", reasons=reasons, checked_at=iso(clock()))
-    earlier = store.record(request.transaction_id, result.model_dump())
+    earlier = ports.store.record(request.transaction_id, result.model_dump())
     if earlier is not None:
         result = ValidationResult.model_validate(earlier)
-    first_time = audit.append(
+    first_time = ports.audit.append(
         AuditEvent(
             transaction_id=request.transaction_id,
             step=STEP,

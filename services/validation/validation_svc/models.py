@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from payments_core.models import LENIENT, LenientPaymentView
+from payments_core.models import LENIENT, LenientPayment
 
 
-class CardView(BaseModel):
+class CardToValidate(BaseModel):
     model_config = LENIENT
 
     type: str = "card"
@@ -25,9 +25,9 @@ class CardView(BaseModel):
     country: str | None = None
 
 
-class PaymentView(LenientPaymentView):
+class PaymentToValidate(LenientPayment):
     merchant_id: str = ""
-    payment_method: CardView = Field(default_factory=CardView)
+    payment_method: CardToValidate = Field(default_factory=CardToValidate)
     reference: str | None = None
 
 
@@ -37,7 +37,7 @@ class ValidationRequest(BaseModel):
     model_config = LENIENT
 
     transaction_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    payment: PaymentView
+    payment: PaymentToValidate
     received_at: str | None = None
 
 

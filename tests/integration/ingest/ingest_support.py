@@ -17,11 +17,6 @@ from payctl.runtime.sqs_event_sources import sqs_event
 from tests import factories
 
 
-def payment(**changes: Any) -> dict[str, Any]:
-    """A payment that passes validation and fraud (a customer of its own, so no velocity history)."""
-    return factories.payment(**{"customer": factories.new_customer(), **changes})
-
-
 @dataclass(frozen=True)
 class Reply:
     status: int

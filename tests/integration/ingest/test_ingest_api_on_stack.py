@@ -11,7 +11,7 @@ from ingest_svc.dal.idempotency import IDEMPOTENCY_KEY_PREFIX, _record_data, ide
 from ingest_svc.logic.ports import IdempotentRequest
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import Payment
-from tests.integration.ingest.ingest_support import payment
+from tests.factories import fresh_payment as payment
 
 
 def test_accepted_payment_puts_one_contract_message_on_the_queue(ingest):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.ingest.ingest_support import payment
+from tests.factories import fresh_payment as payment
 
 
 def accepted_messages(ingest, count: int = 1) -> list[dict]:

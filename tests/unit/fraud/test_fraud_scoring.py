@@ -18,18 +18,20 @@ from fraud_svc.logic import (
     assess,
     is_round,
 )
-from fraud_svc.models import FraudResult, PaymentView
+from fraud_svc.models import FraudResult, PaymentToScore
 from payments_core.money import SUPPORTED_CURRENCIES
+from tests import factories
 
 
 def payment(amount="12.34", currency="USD", card_country="US", customer=("c_42", "US")):
-    document = {
-        "amount": amount,
-        "currency": currency,
-        "payment_method": {"brand": "visa", "country": card_country},
-        "customer": None if customer is None else {"id": customer[0], "country": customer[1]},
-    }
-    return PaymentView.model_validate(document)
+    """The example payment as fraud reads it, with the fields scoring looks at changed."""
+    document = factories.payment(
+        amount=amount,
+        currency=currency,
+        payment_method={"country": card_country},
+        customer=None if customer is None else {"id": customer[0], "country": customer[1]},
+    )
+    return PaymentToScore.model_validate(document)
 
 
 def test_a_quiet_domestic_payment_scores_zero_and_is_approved():
@@ -182,7 +184,7 @@ def test_result_score_must_be_a_two_place_string():
 
 def test_a_float_amount_is_refused_at_the_boundary():
     with pytest.raises(ValidationError):
-        PaymentView.model_validate({"amount": 12.34, "currency": "USD"})
+        PaymentToScore.model_validate({"amount": 12.34, "currency": "USD"})
 
 
 countries = st.sampled_from(["US", "GB", "DE", "JP", "KP", "IR", "MM", None])

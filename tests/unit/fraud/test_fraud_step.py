@@ -2,10 +2,10 @@
 
 from datetime import UTC, datetime
 
-from fraud_svc.logic import score_payment
+from fraud_svc.logic import FraudPorts, score_payment
 from fraud_svc.models import FraudRequest
 from tests.factories import payment
-from tests.fakes import FakeAudit
+from tests.fakes import FakeAudit, FakeStore
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 TRANSACTION_ID = "6b0e3c1e-0000-5000-8000-000000000002"
@@ -21,19 +21,6 @@ class FakeVelocity:
         return self.count
 
 
-class FakeStore:
-    def __init__(self, final=False, earlier=None):
-        self.final = final
-        self.earlier = earlier
-        self.written = []
-
-    def record(self, transaction_id, result):
-        if self.final:
-            return self.earlier
-        self.written.append(result)
-        return None
-
-
 def request(customer=True, **payment_changes):
     changes = payment_changes if customer else {"customer": None, **payment_changes}
     return FraudRequest.model_validate({"transaction_id": TRANSACTION_ID, "payment": payment(**changes)})
@@ -42,7 +29,9 @@ def request(customer=True, **payment_changes):
 def test_velocity_is_counted_over_the_last_ten_minutes_excluding_this_payment():
     velocity = FakeVelocity()
 
-    score_payment(request(), velocity=velocity, store=FakeStore(), audit=FakeAudit(), clock=lambda: NOW)
+    score_payment(
+        request(), FraudPorts(velocity=velocity, store=FakeStore(), audit=FakeAudit()), clock=lambda: NOW
+    )
 
     assert velocity.asked == [("c_42", "2026-03-01T11:50:00.000000Z", TRANSACTION_ID)]
 
@@ -51,7 +40,9 @@ def test_no_customer_means_no_velocity_query():
     velocity = FakeVelocity()
 
     scored = score_payment(
-        request(customer=False), velocity=velocity, store=FakeStore(), audit=FakeAudit(), clock=lambda: NOW
+        request(customer=False),
+        FraudPorts(velocity=velocity, store=FakeStore(), audit=FakeAudit()),
+        clock=lambda: NOW,
     )
 
     assert velocity.asked == []
@@ -61,10 +52,20 @@ def test_no_customer_means_no_velocity_query():
 def test_an_approved_payment_is_stored_with_its_score_as_a_string_and_audited():
     store, audit = FakeStore(), FakeAudit()
 
-    scored = score_payment(request(), velocity=FakeVelocity(), store=store, audit=audit, clock=lambda: NOW)
+    scored = score_payment(
+        request(), FraudPorts(velocity=FakeVelocity(), store=store, audit=audit), clock=lambda: NOW
+    )
 
     assert store.written == [
-        {"outcome": "APPROVE", "score": "0.00", "reasons": [], "checked_at": "2026-03-01T12:00:00.000000Z"}
+        (
+            TRANSACTION_ID,
+            {
+                "outcome": "APPROVE",
+                "score": "0.00",
+                "reasons": [],
+                "checked_at": "2026-03-01T12:00:00.000000Z",
+            },
+        )
     ]
     (row,) = audit.rows.values()
     assert (row.step, row.event, row.action, row.actor, row.outcome) == (
@@ -84,9 +85,7 @@ def test_a_burst_with_a_high_amount_is_declined():
 
     scored = score_payment(
         request(amount="8000.00"),
-        velocity=FakeVelocity(12),
-        store=FakeStore(),
-        audit=audit,
+        FraudPorts(velocity=FakeVelocity(12), store=FakeStore(), audit=audit),
         clock=lambda: NOW,
     )
 
@@ -103,9 +102,7 @@ def test_rerun_on_a_final_transaction_returns_the_stored_decision():
 
     scored = score_payment(
         request(amount="8000.00"),
-        velocity=FakeVelocity(12),
-        store=store,
-        audit=FakeAudit(),
+        FraudPorts(velocity=FakeVelocity(12), store=store, audit=FakeAudit()),
         clock=lambda: NOW,
     )
 

@@ -1,4 +1,5 @@
-"""In-memory stand-ins for the ingest service's AWS adapters, and a way to call its handlers.
+"""The ingest API wired to in-memory adapters (the shared ones in ``tests.fakes``, and the two only
+ingest has), and a way to call its handlers.
 
 The idempotency store is the real ``IdempotencyStore`` over Powertools' own persistence-layer
 logic; only the storage underneath is a dict, so the record rules under test are Powertools'.
@@ -6,7 +7,6 @@ logic; only the storage underneath is a dict, so the record rules under test are
 
 from __future__ import annotations
 
-import copy
 import importlib
 import json
 import os
@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -26,11 +25,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 
-from payments_core.audit import AuditEvent
-from payments_core.completion import MARKER_ROWS
 from payments_core.models import PaymentMessage
 from payments_core.settings import get_settings
 from tests import factories
+from tests.fakes import FakeAudit, FakeTransactions
 
 # Powertools reads these when the handler modules create their Logger, Tracer and Metrics on import.
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Payments")
@@ -136,68 +134,6 @@ class FakeQueue:
         return failed
 
 
-@dataclass
-class FakeTransactions:
-    items: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def create(self, item: dict[str, Any]) -> dict[str, Any] | None:
-        existing = self.items.get(item["transaction_id"])
-        if existing is not None:
-            return existing
-        self.items[item["transaction_id"]] = dict(item)
-        return None
-
-    def get(self, transaction_id: str) -> dict[str, Any] | None:
-        return self.items.get(transaction_id)
-
-    def payload_hashes(self, transaction_ids: Sequence[str]) -> dict[str, str]:
-        return {
-            tid: self.items[tid]["payload_hash"]
-            for tid in transaction_ids
-            if tid in self.items and "payload_hash" in self.items[tid]
-        }
-
-
-@dataclass
-class FakeAudit:
-    """Both sides of the audit table: rows appended once per key, and the reads the API makes."""
-
-    rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    range_calls: list[dict[str, Any]] = field(default_factory=list)
-
-    def append(self, event: AuditEvent, *, at: datetime | None = None) -> bool:
-        key = (event.transaction_id, f"{event.step}#{event.event}")
-        if key in self.rows:
-            return False
-        self.rows[key] = {
-            "transaction_id": event.transaction_id,
-            "at": (at or datetime.now()).isoformat(),
-            "action": event.action,
-            "actor": event.actor,
-            "detail": event.detail,
-            "outcome": event.outcome,
-        }
-        return True
-
-    def is_complete(self, transaction_id: str, status: Any) -> bool:
-        marker = MARKER_ROWS.get(status)
-        return marker is not None and (transaction_id, marker) in self.rows
-
-    def trail(self, transaction_id: str) -> list[dict[str, Any]]:
-        return sorted(
-            (r for (tid, _), r in self.rows.items() if tid == transaction_id), key=lambda r: r["at"]
-        )
-
-    def range(
-        self, start: datetime, end: datetime, **options: Any
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        self.range_calls.append({"start": start, "end": end, **options})
-        return list(self.rows.values())[: options.get("limit", 100)], None
-
-    def counters(self, day: str) -> dict[str, int]:
-        return {"payment.received": len(self.rows)}
-
-
 class FakeContext:
     function_name = "ingest"
     function_version = "$LATEST"
@@ -234,7 +170,7 @@ def ports() -> Iterator[Ports]:
     from ingest_svc.logic.accept import AcceptPorts
 
     fakes = Ports(InMemoryPersistence(), FakeQueue(), FakeTransactions(), FakeAudit())
-    wired = bootstrap.ApiAdapters(
+    wired = bootstrap.ApiPorts(
         accept=AcceptPorts(
             idempotency=IdempotencyStore(fakes.idempotency_records, workers=1),
             queue=fakes.queue,
@@ -283,4 +219,4 @@ def client(ports: Ports) -> ApiClient:
 @pytest.fixture
 def payment() -> dict[str, Any]:
     """A valid payment body; a fresh copy per test."""
-    return copy.deepcopy(PAYMENT)
+    return factories.payment()

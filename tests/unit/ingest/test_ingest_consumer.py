@@ -13,6 +13,7 @@ from ingest_svc import bootstrap
 from ingest_svc.handlers import consumer
 from ingest_svc.logic.ports import WorkflowRun
 from ingest_svc.logic.record import RecordPorts, transaction_item
+from payments_core.audit import AuditEvent
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import Payment, PaymentMessage
 
@@ -91,7 +92,7 @@ def test_first_delivery_records_the_transaction_audits_it_and_runs_the_workflow(
     assert item["created_at"] == item["updated_at"] == msg.received_at
     assert item["payload_hash"] == msg.payload_hash and item["submitter"] == "key-alpha"
     row = wired.audit.rows[(msg.transaction_id, "ingest#received")]
-    assert row["action"] == "payment.received" and row["actor"] == "ingest"
+    assert row.action == "payment.received" and row.actor == "ingest"
     ((name, payload, _),) = workflow.runs
     assert name == f"{msg.transaction_id}-2"
     assert payload == {
@@ -116,7 +117,9 @@ def _finish(wired, msg: PaymentMessage, final: str) -> None:
     """What the final step leaves: the status, then its audit row (the completion marker) last."""
     wired.transactions.items[msg.transaction_id]["status"] = final
     event = "settled" if final == "SETTLED" else "declined"
-    wired.audit.rows[(msg.transaction_id, f"settlement#{event}")] = {"action": f"payment.{event}"}
+    wired.audit.append(
+        AuditEvent(msg.transaction_id, "settlement", event, f"payment.{event}", "settlement", {})
+    )
 
 
 @pytest.mark.parametrize("final", ["SETTLED", "DECLINED"])
@@ -169,8 +172,8 @@ def test_conflicting_payload_under_a_used_id_is_audited_and_not_retried(
     assert failures == []
     assert wired.transactions.items[other.transaction_id]["amount"] == Decimal("12.34")
     row = wired.audit.rows[(other.transaction_id, "ingest#conflict")]
-    assert row["action"] == "payment.conflict"
-    assert row["detail"]["payload_hash"] == other.payload_hash
+    assert row.action == "payment.conflict"
+    assert row.detail["payload_hash"] == other.payload_hash
     assert len(workflow.runs) == 1
 
 

@@ -8,11 +8,11 @@ import pytest
 
 from payments_core.errors import DependencyError, InvalidAmount, StatusTransitionRejected, TransactionNotFound
 from payments_core.models import Status
-from payments_core.transactions import GuardedWrite
-from settlement_svc.logic import Dependencies, LedgerWrite, process
+from settlement_svc.logic import process
 from settlement_svc.models import REQUEST_ADAPTER
+from settlement_svc.ports import LedgerWrite, SettlementPorts
 from tests.factories import payment
-from tests.fakes import FakeAudit
+from tests.fakes import FakeAudit, FakeTransactions
 
 TRANSACTION_ID = "6b0e3c1e-0000-5000-8000-000000000003"
 CREATED_AT = "2026-03-01T23:59:59.500000Z"
@@ -21,36 +21,6 @@ PASSED = {
     "validation": {"outcome": "PASS", "reasons": [], "checked_at": "t"},
     "fraud": {"outcome": "APPROVE", "score": "0.00", "reasons": [], "checked_at": "t"},
 }
-
-
-class FakeTransactions:
-    """The transactions table with the forward-only guard ``#status IN (RECEIVED, FAILED)``."""
-
-    def __init__(self, status=Status.RECEIVED):
-        self.items = {}
-        if status is not None:
-            self.items[TRANSACTION_ID] = {
-                "transaction_id": TRANSACTION_ID,
-                "status": status,
-                "created_at": CREATED_AT,
-            }
-
-    def get(self, transaction_id):
-        item = self.items.get(transaction_id)
-        return dict(item) if item else None
-
-    def transition(self, transaction_id, to, fields, now):
-        item = self.items.get(transaction_id)
-        if item is None or "status" not in item:
-            raise TransactionNotFound("never received")
-        if item["status"] not in (Status.RECEIVED, Status.FAILED):
-            return GuardedWrite(applied=False, item=dict(item))
-        item.update(fields, status=to, updated_at=now)
-        return GuardedWrite(applied=True)
-
-    @property
-    def status(self):
-        return self.items[TRANSACTION_ID]["status"]
 
 
 class FakeLedger:
@@ -101,9 +71,17 @@ class Clock:
 
 @pytest.fixture
 def deps():
-    transactions = FakeTransactions()
+    transactions = FakeTransactions(
+        {
+            TRANSACTION_ID: {
+                "transaction_id": TRANSACTION_ID,
+                "status": Status.RECEIVED,
+                "created_at": CREATED_AT,
+            }
+        }
+    )
     audit = FakeAudit()
-    return Dependencies(
+    return SettlementPorts(
         transactions=transactions,
         ledger=FakeLedger(transactions),
         archive=FakeArchive(),
@@ -136,7 +114,7 @@ def test_settle_writes_record_archive_status_and_audit(deps):
         "settled_at": "2026-03-02T09:00:01.000000Z",
         "archive_key": f"archive/2026/03/01/{TRANSACTION_ID}.json",
     }
-    assert deps.transactions.status == Status.SETTLED
+    assert deps.transactions.status_of(TRANSACTION_ID) == Status.SETTLED
     assert list(deps.ledger.records) == [TRANSACTION_ID]
     assert list(deps.archive.objects) == [f"archive/2026/03/01/{TRANSACTION_ID}.json"]
     (row,) = deps.audit.rows.values()
@@ -191,7 +169,7 @@ def test_a_decline_that_lands_after_the_first_read_leaves_no_settlement_behind(d
 
     assert deps.ledger.records == {}
     assert deps.archive.objects == {}
-    assert deps.transactions.status == Status.DECLINED
+    assert deps.transactions.status_of(TRANSACTION_ID) == Status.DECLINED
 
 
 def test_settle_reuses_a_record_whose_status_never_moved(deps):
@@ -207,7 +185,7 @@ def test_settle_reuses_a_record_whose_status_never_moved(deps):
     (body,) = deps.archive.objects.values()
     assert json.loads(body)["settled_at"] == "2026-03-02T09:00:01.000000Z"
     assert retry.detail["settlement"]["settled_at"] == "2026-03-02T09:00:01.000000Z"
-    assert deps.transactions.status == Status.SETTLED
+    assert deps.transactions.status_of(TRANSACTION_ID) == Status.SETTLED
     assert (
         deps.transactions.items[TRANSACTION_ID]["settlement"]["settled_at"] == "2026-03-02T09:00:01.000000Z"
     )
@@ -231,7 +209,7 @@ def test_settle_after_decline_is_rejected_and_writes_nothing(deps):
 
     assert deps.ledger.records == {}
     assert deps.archive.objects == {}
-    assert deps.transactions.status == Status.DECLINED
+    assert deps.transactions.status_of(TRANSACTION_ID) == Status.DECLINED
 
 
 def test_settle_of_a_transaction_never_received_is_not_found(deps):
@@ -247,7 +225,7 @@ def test_a_failed_payment_can_still_be_settled_by_a_retry(deps):
     outcome = run(deps, "settle")
 
     assert outcome.status == Status.SETTLED
-    assert deps.transactions.status == Status.SETTLED
+    assert deps.transactions.status_of(TRANSACTION_ID) == Status.SETTLED
 
 
 def test_decline_records_reasons_and_audits_once(deps):
@@ -274,7 +252,7 @@ def test_decline_after_settle_is_rejected(deps):
     with pytest.raises(StatusTransitionRejected):
         run(deps, "decline", checks={**PASSED, "validation": {"outcome": "FAIL", "reasons": ["x"]}})
 
-    assert deps.transactions.status == Status.SETTLED
+    assert deps.transactions.status_of(TRANSACTION_ID) == Status.SETTLED
 
 
 def test_fail_records_failed_with_error_and_cause(deps):

@@ -10,12 +10,12 @@ from pydantic import ValidationError
 from payments_core.money import CURRENCY_MINOR_UNITS, SUPPORTED_CURRENCIES
 from tests import factories
 from validation_svc.logic import BRAND_CURRENCIES, MAXIMUM_CHARGE, MINIMUM_CHARGE, check_payment
-from validation_svc.models import PaymentView
+from validation_svc.models import PaymentToValidate
 
 
 def payment(**changes):
     """A payment that passes every rule, with ``changes`` applied (``payment_method`` merged)."""
-    return PaymentView.model_validate(factories.payment(**changes))
+    return PaymentToValidate.model_validate(factories.payment(**changes))
 
 
 def one_minor_unit(currency):
@@ -215,12 +215,12 @@ def test_every_broken_rule_is_reported_in_table_order():
 def test_a_float_amount_is_refused_at_the_boundary():
     """Given a binary float, the exact amount is already lost, so parsing refuses it."""
     with pytest.raises(ValidationError):
-        PaymentView.model_validate({"amount": 12.34, "currency": "USD"})
+        PaymentToValidate.model_validate({"amount": 12.34, "currency": "USD"})
 
 
 def test_integer_and_decimal_amounts_are_read_exactly():
-    assert PaymentView.model_validate({"amount": 50, "currency": "JPY"}).amount == "50"
-    assert PaymentView.model_validate({"amount": Decimal("12.30"), "currency": "USD"}).amount == "12.30"
+    assert PaymentToValidate.model_validate({"amount": 50, "currency": "JPY"}).amount == "50"
+    assert PaymentToValidate.model_validate({"amount": Decimal("12.30"), "currency": "USD"}).amount == "12.30"
 
 
 @given(

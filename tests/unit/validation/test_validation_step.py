@@ -3,26 +3,11 @@
 from datetime import UTC, datetime
 
 from tests.factories import payment
-from tests.fakes import FakeAudit
-from validation_svc.logic import validate_payment
+from tests.fakes import FakeAudit, FakeStore
+from validation_svc.logic import ValidationPorts, validate_payment
 from validation_svc.models import ValidationRequest
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-class FakeStore:
-    """The transaction's ``validation`` map; ``final`` stands for a SETTLED or DECLINED item."""
-
-    def __init__(self, final=False, earlier=None):
-        self.final = final
-        self.earlier = earlier
-        self.written = []
-
-    def record(self, transaction_id, result):
-        if self.final:
-            return self.earlier
-        self.written.append((transaction_id, result))
-        return None
 
 
 def request(**payment_changes):
@@ -38,7 +23,7 @@ def request(**payment_changes):
 def test_a_passing_payment_is_stored_and_audited_as_passed():
     store, audit = FakeStore(), FakeAudit()
 
-    validated = validate_payment(request(), store=store, audit=audit, clock=lambda: NOW)
+    validated = validate_payment(request(), ValidationPorts(store=store, audit=audit), clock=lambda: NOW)
 
     assert validated.result.model_dump() == {
         "outcome": "PASS",
@@ -60,7 +45,9 @@ def test_a_passing_payment_is_stored_and_audited_as_passed():
 def test_a_failing_payment_is_a_fail_outcome_with_reasons_not_an_error():
     audit = FakeAudit()
 
-    validated = validate_payment(request(amount="0.10"), store=FakeStore(), audit=audit, clock=lambda: NOW)
+    validated = validate_payment(
+        request(amount="0.10"), ValidationPorts(store=FakeStore(), audit=audit), clock=lambda: NOW
+    )
 
     assert validated.result.outcome == "FAIL"
     assert validated.result.reasons == ["amount_below_minimum"]
@@ -77,10 +64,14 @@ def test_rerun_on_a_final_transaction_returns_the_stored_result_and_writes_nothi
         "checked_at": "2026-02-01T00:00:00.000000Z",
     }
     audit = FakeAudit()
-    validate_payment(request(amount="0.10"), store=FakeStore(), audit=audit, clock=lambda: NOW)
+    validate_payment(
+        request(amount="0.10"), ValidationPorts(store=FakeStore(), audit=audit), clock=lambda: NOW
+    )
     store = FakeStore(final=True, earlier=earlier)
 
-    validated = validate_payment(request(amount="0.10"), store=store, audit=audit, clock=lambda: NOW)
+    validated = validate_payment(
+        request(amount="0.10"), ValidationPorts(store=store, audit=audit), clock=lambda: NOW
+    )
 
     assert validated.result.model_dump() == earlier
     assert store.written == []
@@ -89,7 +80,9 @@ def test_rerun_on_a_final_transaction_returns_the_stored_result_and_writes_nothi
 
 
 def test_final_transaction_without_a_stored_result_returns_the_fresh_result():
-    validated = validate_payment(request(), store=FakeStore(final=True), audit=FakeAudit(), clock=lambda: NOW)
+    validated = validate_payment(
+        request(), ValidationPorts(store=FakeStore(final=True), audit=FakeAudit()), clock=lambda: NOW
+    )
 
     assert validated.result.outcome == "PASS"
 
@@ -97,8 +90,8 @@ def test_final_transaction_without_a_stored_result_returns_the_fresh_result():
 def test_second_run_on_an_open_transaction_does_not_audit_twice():
     store, audit = FakeStore(), FakeAudit()
 
-    validate_payment(request(), store=store, audit=audit, clock=lambda: NOW)
-    again = validate_payment(request(), store=store, audit=audit, clock=lambda: NOW)
+    validate_payment(request(), ValidationPorts(store=store, audit=audit), clock=lambda: NOW)
+    again = validate_payment(request(), ValidationPorts(store=store, audit=audit), clock=lambda: NOW)
 
     assert len(audit.rows) == 1
     assert not again.first_time

@@ -9,26 +9,19 @@ the exception handlers below as ``{"error": {"code", "message", "field"?}}``, wi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import CORSConfig, Response
+from aws_lambda_powertools.event_handler import CORSConfig
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from ingest_svc import bootstrap
 from ingest_svc.handlers.body import MAX_BATCH_BODY_BYTES, MAX_SINGLE_BODY_BYTES, parse_body
-from ingest_svc.handlers.http import domain_error_response, error_response, refuse_media_type, request_error
+from ingest_svc.handlers.http import install_error_handlers, refuse_media_type
 from ingest_svc.handlers.openapi import (
     BODY_ERRORS,
     COMMON_ERRORS,
@@ -53,8 +46,9 @@ from ingest_svc.models import (
     BatchResponse,
     ErrorDetail,
     PaymentRequest,
-    PaymentView,
+    PaymentResponse,
 )
+from payments_core.audit_reader import OUTCOME_VOCABULARY
 from payments_core.carddata import holds_pan
 from payments_core.clock import now_iso, utc_now
 from payments_core.errors import (
@@ -63,7 +57,6 @@ from payments_core.errors import (
     MissingApiKey,
     NotPermitted,
     PaymentsError,
-    UnsupportedMediaType,
 )
 from payments_core.observability import get_logger, get_metrics, get_tracer
 from payments_core.settings import get_settings
@@ -92,6 +85,7 @@ def cors_config(origin: str) -> CORSConfig | None:
 app = PaymentsResolver(
     enable_validation=True, json_body_deserializer=parse_json, cors=cors_config(get_settings().allowed_origin)
 )
+install_error_handlers(app, logger)
 app.enable_swagger(
     path="/swagger",
     title="Payments API",
@@ -248,13 +242,13 @@ TransactionId = Annotated[
     "/payments/<transaction_id>",
     summary="Read a payment's status and outcome",
     responses={
-        200: doc("The transaction.", PaymentView),
+        200: doc("The transaction.", PaymentResponse),
         404: NOT_FOUND,
         **COMMON_ERRORS,
     },
     tags=["payments"],
 )
-def get_payment(transaction_id: TransactionId, submitter: Submitter) -> PaymentView:
+def get_payment(transaction_id: TransactionId, submitter: Submitter) -> PaymentResponse:
     """The transaction as recorded, for the submitter who created it.
 
     Between the 202 and the moment the queue consumer records the payment (usually well under a
@@ -266,7 +260,7 @@ def get_payment(transaction_id: TransactionId, submitter: Submitter) -> PaymentV
     """
     logger.set_correlation_id(transaction_id)
     item = views.owned_transaction(submitter, transaction_id, bootstrap.api().transactions)
-    return PaymentView.model_validate(views.payment_view(item))
+    return PaymentResponse.model_validate(views.payment_view(item))
 
 
 @app.get(
@@ -321,7 +315,7 @@ def get_audit(
         str | None,
         Query(
             max_length=64,
-            description="One of received, conflict, passed, rejected, error, settled, declined, failed.",
+            description=f"One of {', '.join(OUTCOME_VOCABULARY)}.",
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -359,50 +353,6 @@ def get_audit_counters(
 ) -> AuditCountersResponse:
     day = day or utc_now().strftime("%Y-%m-%d")
     return AuditCountersResponse(day=day, counters=bootstrap.api().audit.counters(views.check_day(day)))
-
-
-# ------------------------------------------------------------------------------------------ errors
-
-
-@app.exception_handler(PaymentsError)
-def _payments_error(error: PaymentsError) -> Response[dict[str, Any]]:
-    response = domain_error_response(error)
-    if response.status_code >= 500:
-        logger.warning("request failed on a dependency", extra={"code": error.code})
-    return response
-
-
-@app.exception_handler(RequestValidationError)
-def _validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:
-    errors = error.errors()
-    if errors and tuple(errors[0].get("loc", ()))[:1] == ("response",):
-        # Powertools reports a response that breaks its own model through the same exception.
-        logger.error("response failed validation", extra={"locations": [e.get("loc") for e in errors]})
-        return error_response(500, "internal_error", "internal error")
-    return _payments_error(request_error(errors))
-
-
-@app.exception_handler(RequestUnsupportedContentType)
-def _unsupported_content_type(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
-    return _payments_error(UnsupportedMediaType("send the body as JSON with Content-Type: application/json"))
-
-
-@app.exception_handler(ServiceError)
-def _service_error(error: ServiceError) -> Response[dict[str, Any]]:
-    status = HTTPStatus(error.status_code)
-    code = "route_not_found" if status is HTTPStatus.NOT_FOUND else status.name.lower()
-    return error_response(status.value, code, str(error.msg or status.phrase))
-
-
-@app.exception_handler(Exception)
-def _unexpected(error: Exception) -> Response[dict[str, Any]]:
-    # A pydantic error message quotes its input, which can be payment data: log its type only.
-    logger.error(
-        "unhandled error",
-        extra={"error_type": type(error).__name__},
-        exc_info=not isinstance(error, ValidationError),
-    )
-    return error_response(500, "internal_error", "internal error")
 
 
 def _count(acceptances: Sequence[Acceptance]) -> None:

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any, Final
 
-from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from pydantic import ValidationError
 
 from ingest_svc.models import IDEMPOTENCY_KEY_HEADER, invalid_payment
 from payments_core.errors import (
@@ -43,6 +51,8 @@ STATUS_OF: Final[dict[type[PaymentsError], int]] = {
     IdempotencyKeyReused: 422,
     DependencyError: 503,
 }
+
+_JSON_ONLY: Final[str] = "send the body as JSON with Content-Type: application/json"
 
 # Query and header parameter names as clients spell them, for the ``field`` of a 400.
 _PARAMETER_NAMES = {IDEMPOTENCY_KEY_HEADER.lower(): IDEMPOTENCY_KEY_HEADER}
@@ -103,10 +113,50 @@ def refuse_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
     ]
     if media_type.strip().lower() == content_types.APPLICATION_JSON and all(c == "utf-8" for c in charsets):
         return None
-    error = UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    error = UnsupportedMediaType(_JSON_ONLY)
     return {
         "statusCode": http_status(error),
         "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
         "body": json.dumps(error_body(error.code, error.message)),
         "isBase64Encoded": False,
     }
+
+
+def install_error_handlers(app: APIGatewayRestResolver, logger: Logger) -> None:
+    """Every error leaves the resolver in the one error body, with the status mapped above."""
+
+    @app.exception_handler(PaymentsError)
+    def _payments_error(error: PaymentsError) -> Response[dict[str, Any]]:
+        response = domain_error_response(error)
+        if response.status_code >= 500:
+            logger.warning("request failed on a dependency", extra={"code": error.code})
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    def _validation_error(error: RequestValidationError) -> Response[dict[str, Any]]:
+        errors = error.errors()
+        if errors and tuple(errors[0].get("loc", ()))[:1] == ("response",):
+            # Powertools reports a response that breaks its own model through the same exception.
+            logger.error("response failed validation", extra={"locations": [e.get("loc") for e in errors]})
+            return error_response(500, "internal_error", "internal error")
+        return _payments_error(request_error(errors))
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_content_type(error: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+        return _payments_error(UnsupportedMediaType(_JSON_ONLY))
+
+    @app.exception_handler(ServiceError)
+    def _service_error(error: ServiceError) -> Response[dict[str, Any]]:
+        status = HTTPStatus(error.status_code)
+        code = "route_not_found" if status is HTTPStatus.NOT_FOUND else status.name.lower()
+        return error_response(status.value, code, str(error.msg or status.phrase))
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[dict[str, Any]]:
+        # A pydantic error message quotes its input, which can be payment data: log its type only.
+        logger.error(
+            "unhandled error",
+            extra={"error_type": type(error).__name__},
+            exc_info=not isinstance(error, ValidationError),
+        )
+        return error_response(500, "internal_error", "internal error")

@@ -88,38 +88,36 @@ def execution_name(message: PaymentMessage, receive_count: int) -> str:
     return f"{message.transaction_id}-{receive_count}"
 
 
-def conflict_event(message: PaymentMessage, existing: dict[str, Any]) -> AuditEvent:
+def _event(message: PaymentMessage, event: str, outcome: str, detail: dict[str, Any]) -> AuditEvent:
     return AuditEvent(
         transaction_id=message.transaction_id,
         step="ingest",
-        event="conflict",
-        action="payment.conflict",
+        event=event,
+        action=f"payment.{event}",
         actor=ACTOR,
-        detail={
-            "idempotency_key": message.idempotency_key,
-            "payload_hash": message.payload_hash,
-            "recorded_payload_hash": existing.get("payload_hash"),
-        },
-        outcome="CONFLICT",
+        detail=detail,
+        outcome=outcome,
     )
+
+
+def conflict_event(message: PaymentMessage, existing: dict[str, Any]) -> AuditEvent:
+    detail = {
+        "idempotency_key": message.idempotency_key,
+        "payload_hash": message.payload_hash,
+        "recorded_payload_hash": existing.get("payload_hash"),
+    }
+    return _event(message, "conflict", "CONFLICT", detail)
 
 
 def received_event(message: PaymentMessage) -> AuditEvent:
     payment = message.payment
-    return AuditEvent(
-        transaction_id=message.transaction_id,
-        step="ingest",
-        event="received",
-        action="payment.received",
-        actor=ACTOR,
-        detail={
-            "merchant_id": payment.merchant_id,
-            "amount": format_amount(payment.amount, payment.currency),
-            "currency": payment.currency,
-            "submitter": message.submitter,
-        },
-        outcome=Status.RECEIVED.value,
-    )
+    detail = {
+        "merchant_id": payment.merchant_id,
+        "amount": format_amount(payment.amount, payment.currency),
+        "currency": payment.currency,
+        "submitter": message.submitter,
+    }
+    return _event(message, "received", Status.RECEIVED.value, detail)
 
 
 def is_done(message: PaymentMessage, existing: dict[str, Any] | None, completion: CompletionPort) -> bool:
