@@ -79,10 +79,8 @@ def _claim_from_record(record: DataRecord) -> Claim | None:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS
 
     if record.status == STATUS_CONSTANTS["COMPLETED"]:
-        response = record.response_json_as_dict() or {}
-        # Records written before the receipt was stored alone hold {"status_code", "body"}; they
-        # live a day, and their body is the same receipt.
-        return Claim(ClaimState.COMPLETED, response=response.get("body", response))
+        stored = record.response_json_as_dict() or {}
+        return Claim(ClaimState.COMPLETED, response=stored.get("body"))
     if record.status == STATUS_CONSTANTS["INPROGRESS"]:
         lock = record.in_progress_expiry_timestamp
         if lock is not None and lock < int(time.time() * 1000):
@@ -115,7 +113,9 @@ class IdempotencyStore:
         def save(pair: tuple[IdempotentRequest, dict[str, Any]]) -> None:
             request, response = pair
             try:
-                self._persistence.save_success(data=_record_data(request), result=response)
+                # Under "body", where records also holding the status code kept it: the code
+                # before this one reads these records, and this code reads its records.
+                self._persistence.save_success(data=_record_data(request), result={"body": response})
             except (ClientError, BotoCoreError) as exc:
                 logger.warning(
                     "idempotency record not completed",
