@@ -162,7 +162,7 @@ class ChaosResult:
 
 
 def count_audit_stream(stack: Any, deadline: float) -> float:
-    """The counters follow the audit rows through the table's stream: run it until it is empty."""
+    """The counters and the archive follow the tables through their streams: run them until empty."""
     mark = time.monotonic()
     while time.monotonic() < deadline:
         if not sum(poller.poll_once().invoked for poller in stack.stream_pollers()):

@@ -15,6 +15,7 @@ FUNCTIONS = (
     "ValidationFunction",
     "FraudFunction",
     "SettlementFunction",
+    "ArchiveFunction",
 )
 WORKFLOW_FUNCTIONS = ("ValidationFunction", "FraudFunction", "SettlementFunction")
 WRITES = {

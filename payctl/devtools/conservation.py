@@ -29,7 +29,7 @@ Sums = dict[str, dict[str, Decimal]]
 class Snapshot:
     transactions: dict[str, dict[str, Any]]
     settlements: dict[str, dict[str, Any]]
-    archive: dict[str, list[dict[str, Any]]]  # transaction id -> one document per stored version
+    archive: dict[str, list[dict[str, Any]]]  # transaction id -> its entries in every stored version
     rows: dict[str, list[dict[str, Any]]]  # transaction id -> audit rows
     counters: Counter[str]
     dlq: set[str]
@@ -63,8 +63,11 @@ def _archive(s3: Any, bucket: str) -> dict[str, list[dict[str, Any]]]:
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="archive/"):
         for version in page.get("Versions", []):
             body = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])["Body"]
-            document = json.loads(body.read(), parse_float=Decimal)
-            archive[document["transaction_id"]].append(document)
+            # One settled payment per line; every version of every object counts.
+            for line in body.read().decode().splitlines():
+                if line.strip():
+                    document = json.loads(line, parse_float=Decimal)
+                    archive[document["transaction_id"]].append(document)
     return dict(archive)
 
 

@@ -36,6 +36,7 @@ from rich.table import Table
 
 from payctl.local.measure import (
     TERMINAL_STATUSES,
+    archive_entries,
     counters_over,
     percentile,
     statuses_of,
@@ -87,7 +88,7 @@ class Outcome:
     latencies: list[float]
     dlq_depth: int
     audit_rows: int
-    archived: int
+    archived: tuple[int, int]  # objects, settled payments in them
 
 
 def _send_poison(sqs: Any, queue_url: str, poison: Any) -> None:
@@ -173,11 +174,11 @@ def _outcome(local: LocalStack, sqs: Any, dynamodb: Any, submitted: Submitted, d
         ],
         dlq_depth=queue_depth(sqs, outputs["PaymentsDLQUrl"]).total,
         audit_rows=sum(counters_over(dynamodb, outputs["AuditTableName"], days).values()),
-        archived=sum(
-            page.get("KeyCount", 0)
-            for page in boto3.client("s3", region_name=local.region)
-            .get_paginator("list_objects_v2")
-            .paginate(Bucket=outputs["ArchiveBucketName"], Prefix="archive/")
+        archived=archive_entries(
+            boto3.client("s3", region_name=local.region),
+            outputs["ArchiveBucketName"],
+            expected=sum(1 for item in items if item["status"] == "SETTLED"),
+            wait_seconds=10.0,
         ),
     )
 
@@ -200,7 +201,11 @@ def _outcome_table(title: str, payments: list[Any], submitted: Submitted, outcom
         "replayed by the API", str(summary.replayed), "same Idempotency-Key, same body: first answer returned"
     )
     table.add_row("received (distinct payments)", str(len(submitted.accepted_ids)), "")
-    table.add_row("[green]settled", str(statuses.get("SETTLED", 0)), f"archived objects: {outcome.archived}")
+    table.add_row(
+        "[green]settled",
+        str(statuses.get("SETTLED", 0)),
+        f"archived: {outcome.archived[1]} in {outcome.archived[0]} objects",
+    )
     table.add_row(
         "[yellow]declined",
         str(statuses.get("DECLINED", 0)),
@@ -245,7 +250,8 @@ def run(batch_file: Path, poison_file: Path, timeout: float, console: Console) -
     )
     _print_timings(submitted, outcome, elapsed, console)
     console.print(
-        f"archive: s3://{outputs['ArchiveBucketName']}/archive/yyyy/mm/dd/<transaction_id>.json\n"
+        f"archive: s3://{outputs['ArchiveBucketName']}/archive/yyyy/mm/dd/<shard>/<sequence>.jsonl, "
+        "one settled payment per line\n"
         f"audit rows: DynamoDB table {outputs['AuditTableName']} ({outcome.audit_rows} rows; "
         f"GSI by_day_shard for dashboards, GET /audit with the dashboards' API key)\n"
         "The stack lived in this process and is gone; `make local-up` keeps one running."

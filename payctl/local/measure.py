@@ -57,6 +57,25 @@ def statuses_of(dynamodb: Any, table: str, transaction_ids: Iterable[str]) -> di
     return found
 
 
+def archive_entries(s3: Any, bucket: str, *, expected: int = 0, wait_seconds: float = 0.0) -> tuple[int, int]:
+    """(objects, settled payments) in the archive, one payment per line of an object.
+
+    The archive follows the SETTLED statuses through the transactions table's stream, a poll
+    behind; with ``expected``, this waits up to ``wait_seconds`` for that many entries.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        objects = entries = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="archive/"):
+            for listed in page.get("Contents", []):
+                body = s3.get_object(Bucket=bucket, Key=listed["Key"])["Body"].read()
+                objects += 1
+                entries += sum(1 for line in body.splitlines() if line.strip())
+        if entries >= expected or time.monotonic() >= deadline:
+            return objects, entries
+        time.sleep(0.25)
+
+
 class NotDone(RuntimeError):
     """The deadline passed before every payment was terminal and the queue empty."""
 

@@ -2,6 +2,10 @@
 
 Gaps (moto 5.2.5):
 
+- moto's JSON response serializer writes a map entry whose key is the empty string into the map
+  itself (a structure under key ``""`` is treated as the top level), so ``GetRecords`` of an
+  item with such a map key (DynamoDB allows them) answers a body botocore cannot parse. The
+  shim serializes each map entry under a placeholder key and moves it to its own key.
 - botocore now sends the streams API to an account endpoint,
   ``<account>.streams-ddb.<region>.amazonaws.com``, which no moto URL pattern matches, so every
   call answers 404 "Not yet implemented". The shim routes that host to moto's streams backend.
@@ -16,7 +20,9 @@ the invocation succeeded. A failed batch is read again next time, which is what
 Lambda adds for a window: ``shardId``, ``eventSourceARN``, ``window``, ``state`` and the flags.
 The windows' state and final invokes are not modelled: the functions here keep their state in
 tables. ``MaximumBatchingWindowInSeconds`` is not waited for either: a poll takes what the shard
-holds, so the local counters follow the rows within a poll.
+holds, so the local counters follow the rows within a poll. ``FilterCriteria`` is applied as
+Lambda applies it (:mod:`payctl.runtime.event_filters`): records that match no filter are passed
+over, and a batch with none left is not invoked.
 """
 
 from __future__ import annotations
@@ -30,9 +36,12 @@ from typing import Any
 import boto3
 
 from payctl.runtime._patching import Patcher
+from payctl.runtime.event_filters import parse_filters, select
 from payctl.runtime.sqs_event_sources import NO_RETRIES
 
 GAP = "moto invokes DynamoDB stream functions inside the write and empties the shard"
+EMPTY_MAP_KEY_GAP = "moto's JSON serializer flattens a map entry whose key is the empty string"
+_ENTRY = "__entry__"
 ACCOUNT_ENDPOINT_PATTERN = r"https?://(.+)\.streams-ddb\.(.+)\.amazonaws\.com"
 
 
@@ -50,6 +59,7 @@ class StreamSource:
     tumbling_window_seconds: int
     starting_position: str
     enabled: bool
+    filters: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -87,6 +97,19 @@ def install(patcher: Patcher) -> None:
 
     patcher.wrap(LambdaBackend, "create_event_source_mapping", wrap, gap=GAP)
 
+    from moto.core.serialize import BaseJSONSerializer
+
+    def serialize_map(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        map_obj = self.MAP_TYPE()
+        self._default_serialize(serialized, map_obj, shape, key)
+        for sub_key, sub_value in value.items():
+            entry = self.MAP_TYPE()
+            self._serialize(entry, sub_value, shape.value, _ENTRY)
+            if entry:
+                (map_obj[sub_key],) = entry.values()
+
+    patcher.setattr(BaseJSONSerializer, "_serialize_type_map", serialize_map, gap=EMPTY_MAP_KEY_GAP)
+
 
 def stream_sources_for_function(
     function_name: str, function_logical_id: str | None, region: str, *, lambda_client: Any = None
@@ -111,6 +134,7 @@ def stream_sources_for_function(
                 tumbling_window_seconds=int(mapping.get("TumblingWindowInSeconds") or 0),
                 starting_position=str(mapping.get("StartingPosition") or "TRIM_HORIZON"),
                 enabled=mapping.get("State", "Enabled") == "Enabled",
+                filters=parse_filters(mapping.get("FilterCriteria")),
             )
         )
     return sources
@@ -177,6 +201,11 @@ class StreamPoller:
                 ).get("Records", [])
                 if not records:
                     continue
+                last = str(records[-1]["dynamodb"]["SequenceNumber"])
+                records = select(self.source.filters, records)
+                if not records:
+                    self._positions[shard_id] = last
+                    continue
                 result.received += len(records)
                 result.invoked += 1
                 payload = json.dumps(self._event(shard_id, records), default=str).encode()
@@ -197,5 +226,5 @@ class StreamPoller:
                         json.loads(body or b"{}").get("errorType", response["FunctionError"])
                     )
                     continue
-                self._positions[shard_id] = str(records[-1]["dynamodb"]["SequenceNumber"])
+                self._positions[shard_id] = last
         return result

@@ -11,10 +11,10 @@ Dashboards read a time range (``payments_core.audit_reader``) through the ``by_d
 
 The daily counters (``pk = "counter#<day>"``, ``sk`` the action) are kept off the hot path: a
 step writes its row alone, and :class:`AuditCounters` adds the stream's INSERT records to the
-counters. Stream delivery is at least once, so each stream shard has a high-water mark, the
-sequence number of the last record counted, and every increment is written in one
-TransactWriteItems with the mark it moves: a redelivered record is at or below the mark and
-counts nothing.
+counters. Stream delivery is at least once, so each stream shard has a high-water mark
+(:mod:`payments_core.streams`), the sequence number of the last record counted, and every
+increment is written in one TransactWriteItems with the mark it moves: a redelivered record is
+at or below the mark and counts nothing.
 """
 
 from __future__ import annotations
@@ -30,13 +30,10 @@ from payments_core.dynamo import DynamoTable, serialize
 from payments_core.errors import DependencyError
 from payments_core.ids import shard_of
 from payments_core.settings import get_settings
+from payments_core.streams import mark_key, mark_update, sequence
 
 AUDIT_INDEX = "by_day_shard"
 COUNTER_PREFIX = "counter#"
-# The high-water marks' partition; "counter#" keeps them inside the counters' UpdateItem grant.
-HIGH_WATER_MARKS = f"{COUNTER_PREFIX}hwm"
-# Stream sequence numbers are decimal strings of up to 40 digits; padded, they compare as strings.
-_SEQUENCE_DIGITS = 40
 # One TransactWriteItems holds 100 items: the mark and at most 99 counters.
 _COUNTERS_PER_TRANSACTION = 99
 
@@ -105,10 +102,6 @@ class AuditWriter(AuditTable):
         return True
 
 
-def _sequence(record: dict[str, Any]) -> str:
-    return str(record["dynamodb"]["SequenceNumber"]).zfill(_SEQUENCE_DIGITS)
-
-
 def _counted(record: dict[str, Any]) -> tuple[str, str] | None:
     """(day, action) of an audit row's INSERT record; None for anything else (counters, marks)."""
     if record.get("eventName") != "INSERT":
@@ -126,15 +119,15 @@ class AuditCounters(AuditTable):
 
     def count(self, shard_id: str, records: list[dict[str, Any]]) -> int:
         """Count the records above the shard's mark; the number of rows counted."""
-        mark_key = {"pk": HIGH_WATER_MARKS, "sk": shard_id}
-        mark_item = self._get_item(mark_key, "audit counter mark read")
+        mark_at = mark_key(shard_id)
+        mark_item = self._get_item(mark_at, "audit counter mark read")
         mark = str(mark_item["sequence"]) if mark_item else None
         pending: list[tuple[str, tuple[str, str]]] = []
-        for record in sorted(records, key=_sequence):
-            sequence = _sequence(record)
+        for record in sorted(records, key=sequence):
+            number = sequence(record)
             counted = _counted(record)
-            if counted is not None and (mark is None or sequence > mark):
-                pending.append((sequence, counted))
+            if counted is not None and (mark is None or number > mark):
+                pending.append((number, counted))
         total = 0
         while pending:
             chunk: dict[tuple[str, str], int] = {}
@@ -145,15 +138,13 @@ class AuditCounters(AuditTable):
                 chunk[key] = chunk.get(key, 0) + 1
                 taken += 1
             last = pending[taken - 1][0]
-            self._apply(mark_key, mark, last, chunk)
+            self._apply(mark_at, mark, last, chunk)
             mark, pending, total = last, pending[taken:], total + taken
         return total
 
     def _apply(
-        self, mark_key: dict[str, str], mark: str | None, last: str, counts: dict[tuple[str, str], int]
+        self, key: dict[str, str], mark: str | None, last: str, counts: dict[tuple[str, str], int]
     ) -> None:
-        guard = "attribute_not_exists(#sequence)" if mark is None else "#sequence = :mark"
-        values: dict[str, Any] = {":last": last} if mark is None else {":last": last, ":mark": mark}
         items: list[dict[str, Any]] = [
             {
                 "Update": {
@@ -166,18 +157,7 @@ class AuditCounters(AuditTable):
             }
             for (day, action), n in counts.items()
         ]
-        items.append(
-            {
-                "Update": {
-                    "TableName": self._table,
-                    "Key": serialize(mark_key),
-                    "UpdateExpression": "SET #sequence = :last",
-                    "ConditionExpression": guard,
-                    "ExpressionAttributeNames": {"#sequence": "sequence"},
-                    "ExpressionAttributeValues": serialize(values),
-                }
-            }
-        )
+        items.append({"Update": mark_update(self._table, key, mark, last)})
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:

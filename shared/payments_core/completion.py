@@ -1,10 +1,11 @@
 """When a payment is done: every effect exists, not merely a final status.
 
 A settled payment's effects are written in order: the settlement record and the SETTLED status
-(one transaction), the archive object, then the ``settlement#settled`` audit row; a declined
-payment's are the DECLINED status, then the ``settlement#declined`` row. Each final step writes
-its audit row last, so that row is the completion marker: when it exists, everything before it
-does too. It costs no write of its own (the row was always written, conditionally, once), and it
+(one transaction), then the ``settlement#settled`` audit row; its archive entry is derived from
+the SETTLED status through the transactions table's stream, which retries until it lands. A
+declined payment's are the DECLINED status, then the ``settlement#declined`` row. Each final
+step writes its audit row last, so that row is the completion marker: when it exists, everything
+before it does too. It costs no write of its own (the row was always written, conditionally, once), and it
 is read only off the happy path: when a redelivered or replayed message finds a final status,
 and when the failure path finds one.
 """

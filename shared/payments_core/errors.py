@@ -58,10 +58,6 @@ class IdempotencyKeyReused(PaymentsError):
     code = "idempotency_key_reused"
 
 
-class RequestInProgress(PaymentsError):
-    code = "request_in_progress"
-
-
 class NotFound(PaymentsError):
     code = "not_found"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from payments_core.errors import InvalidAmount, UnsupportedCurrency
 
@@ -117,3 +117,15 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
 def format_amount(amount: Decimal, currency: str) -> str:
     """The canonical string form of an amount: exactly the currency's minor units."""
     return str(amount.quantize(Decimal(1).scaleb(-minor_units(currency))))
+
+
+def decimal_strings(value: Any) -> Any:
+    """A stored document with every number as its exact decimal string: a JSON reader of it never
+    parses money as a binary float. Maps and sequences are copied; anything else is left as it is."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: decimal_strings(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [decimal_strings(item) for item in value]
+    return value

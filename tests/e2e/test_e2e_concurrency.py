@@ -50,16 +50,12 @@ def test_32_concurrent_posts_with_one_key_make_one_payment(local_stack, api_key,
 
     responses = _post_all(local_stack, api_key, [("/payments", body, {"Idempotency-Key": key})] * 32)
 
+    # Every repeat is a replay, even one that arrives while the first request is still sending.
     statuses = sorted({response.status for response in responses})
-    assert set(statuses) <= {202, 409}, [
-        (r.status, r.body[:200]) for r in responses if r.status not in (202, 409)
-    ]
-    accepted = [response.json() for response in responses if response.status == 202]
-    assert accepted, statuses
+    assert statuses == [202], [(r.status, r.body[:200]) for r in responses if r.status != 202]
+    accepted = [response.json() for response in responses]
     assert len({answer["transaction_id"] for answer in accepted}) == 1
-    assert sum(not answer["replayed"] for answer in accepted) <= 1
-    conflicts = [response.json()["error"]["code"] for response in responses if response.status == 409]
-    assert set(conflicts) <= {"request_in_progress"}
+    assert sum(not answer["replayed"] for answer in accepted) == 1
 
 
 def test_concurrent_batch_posts_all_get_207_with_their_own_results(local_stack, api_key, payment):

@@ -45,14 +45,21 @@ def test_alarms_cover_dlq_queue_age_workflow_functions_and_api(alarms: dict[str,
     assert any(namespace == "AWS/ApiGateway" and metric == "5XXError" for namespace, metric, _ in watched)
 
 
-def test_counters_falling_behind_the_audit_stream_raise_an_alarm(alarms: dict[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("function", ["AuditCountersFunction", "ArchiveFunction"])
+def test_a_stream_function_falling_behind_raises_an_alarm(
+    alarms: dict[str, dict[str, Any]], function: str
+) -> None:
     """Given unlimited retries on the stream, a failing batch blocks its shard: its errors and the
     iterator's age (under the stream's 24 h retention) alarm."""
     watched = _watched(alarms)
-    [age] = [props for props in alarms.values() if props["MetricName"] == "IteratorAge"]
+    [age] = [
+        props
+        for props in alarms.values()
+        if props["MetricName"] == "IteratorAge" and props["Dimensions"][0]["Value"] == {"Ref": function}
+    ]
 
-    assert ("AWS/Lambda", "Errors", "AuditCountersFunction") in watched
-    assert ("AWS/Lambda", "IteratorAge", "AuditCountersFunction") in watched
+    assert ("AWS/Lambda", "Errors", function) in watched
+    assert ("AWS/Lambda", "IteratorAge", function) in watched
     assert age["Statistic"] == "Maximum" and age["Threshold"] < 24 * 3600 * 1000
 
 

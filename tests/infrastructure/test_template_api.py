@@ -35,6 +35,7 @@ CONTRACT_OUTPUTS = {
     "FraudFunctionName",
     "SettlementFunctionName",
     "AuditCountersFunctionName",
+    "ArchiveFunctionName",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ FUNCTIONS = {
     "FraudFunction": ("services/fraud/", "fraud_svc.handler.lambda_handler"),
     "SettlementFunction": ("services/settlement/", "settlement_svc.handler.lambda_handler"),
     "AuditCountersFunction": ("services/ingest/", "ingest_svc.handlers.counters.lambda_handler"),
+    "ArchiveFunction": ("services/settlement/", "settlement_svc.archiver.lambda_handler"),
 }
 
 CONTRACT_ENVIRONMENT = {
@@ -39,7 +41,8 @@ def lambda_functions(translated: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_stack_has_exactly_the_contract_functions(lambda_functions: dict[str, Any]) -> None:
-    """Given the translated stack, it deploys the five contract functions, the counters, and no stray ones."""
+    """Given the translated stack, it deploys the five contract functions, the counters, the archive,
+    and no stray ones."""
     assert set(lambda_functions) == set(FUNCTIONS)
 
 
@@ -58,6 +61,29 @@ def test_audit_counters_read_the_audit_stream_once_per_shard_and_never_skip_a_ba
     assert source["StartingPosition"] == "TRIM_HORIZON"
     assert source["MaximumRetryAttempts"] == -1
     assert source["ParallelizationFactor"] == 1
+    assert source["TumblingWindowInSeconds"] > 0
+    # Its own counter and mark writes are not delivered back to it.
+    (pattern,) = source["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == {
+        "eventName": ["INSERT"],
+        "dynamodb": {"NewImage": {"action": {"S": [{"exists": True}]}}},
+    }
+
+
+def test_the_archive_reads_only_settled_transactions_once_per_shard_and_never_skips_a_batch(
+    resources: dict[str, Any],
+) -> None:
+    """Given the archive derived from the SETTLED status, the transactions stream is filtered to it,
+    one batch per shard runs at a time, and a failed batch is retried until it lands."""
+    table = resources["TransactionsTable"]["Properties"]
+    (event,) = resources["ArchiveFunction"]["Properties"]["Events"].values()
+    source = event["Properties"]
+
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert source["Stream"] == {"Fn::GetAtt": ["TransactionsTable", "StreamArn"]}
+    (pattern,) = source["FilterCriteria"]["Filters"]
+    assert json.loads(pattern["Pattern"]) == {"dynamodb": {"NewImage": {"status": {"S": ["SETTLED"]}}}}
+    assert (source["MaximumRetryAttempts"], source["ParallelizationFactor"]) == (-1, 1)
     assert source["TumblingWindowInSeconds"] > 0
 
 

@@ -41,17 +41,23 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("dynamodb:Query", "TransactionsTable/index/by_customer"),
         *AUDIT_WRITES,
     },
+    # No GetItem on the transactions: settle reads nothing, a refused guard returns the item.
     "SettlementFunction": {
         ("dynamodb:PutItem", "SettlementsTable"),
-        ("dynamodb:GetItem", "TransactionsTable"),
         ("dynamodb:UpdateItem", "TransactionsTable"),
-        ("s3:PutObject", "ArchiveBucket/archive/*"),
-        ("s3:GetObject", "ArchiveBucket/archive/*"),
         ("dynamodb:GetItem", "AuditTable"),
         *AUDIT_WRITES,
     },
+    "ArchiveFunction": {
+        ("s3:PutObject", "ArchiveBucket/archive/*"),
+        ("s3:GetObject", "ArchiveBucket/archive/*"),
+        ("dynamodb:GetItem", "AuditTable"),
+        ("dynamodb:UpdateItem", "AuditTable"),
+    },
     "AuditCountersFunction": {("dynamodb:GetItem", "AuditTable"), ("dynamodb:UpdateItem", "AuditTable")},
 }
+# The stream functions' UpdateItem on the audit table, by the partitions it is limited to.
+MARK_WRITERS = {"AuditCountersFunction": ["counter#*"], "ArchiveFunction": ["counter#hwm"]}
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -135,11 +141,11 @@ def test_no_put_object_acl_permission_anywhere(template: dict[str, Any], transla
     assert "putobjectacl" not in json.dumps(translated).lower()
 
 
-def test_settlement_can_archive_with_put_object_alone_no_acl_permission(
+def test_the_archive_is_written_with_put_object_alone_no_acl_permission(
     role_statements: Statements, resources: dict[str, Any]
 ) -> None:
     """Given the archive write, PutObject on archive/* is granted and sufficient because ACLs are disabled."""
-    grants = _grants(role_statements("SettlementFunction"))
+    grants = _grants(role_statements("ArchiveFunction"))
     ownership = resources["ArchiveBucket"]["Properties"]["OwnershipControls"]["Rules"]
 
     assert ("s3:PutObject", "ArchiveBucket/archive/*") in grants
@@ -161,10 +167,10 @@ def test_audit_rows_cannot_be_deleted_or_rewritten(
             actions = set(_as_list(statement["Action"]))
             assert "dynamodb:DeleteItem" not in actions, logical_id
             if "dynamodb:UpdateItem" in actions:
-                assert logical_id == "AuditCountersFunction"
+                assert logical_id in MARK_WRITERS
                 assert actions == {"dynamodb:GetItem", "dynamodb:UpdateItem"}, logical_id
                 leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
-                assert leading == ["counter#*"], logical_id
+                assert leading == MARK_WRITERS[logical_id], logical_id
 
     denies = resources["AuditTable"]["Properties"]["ResourcePolicy"]["PolicyDocument"]["Statement"]
     denied = {statement["Action"]: statement for statement in denies if statement["Effect"] == "Deny"}
@@ -213,6 +219,7 @@ def test_roles_attach_only_the_baseline_managed_policies(translated: dict[str, A
     expected["IngestConsumerFunctionRole"] = {basic, xray, sqs_poller}
     stream_poller = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
     expected["AuditCountersFunctionRole"] = {basic, xray, stream_poller}
+    expected["ArchiveFunctionRole"] = {basic, xray, stream_poller}
     expected["PaymentsStateMachineRole"] = {xray}
     attached = {
         lid: {_resolved_arn(arn) for arn in res["Properties"].get("ManagedPolicyArns", [])}

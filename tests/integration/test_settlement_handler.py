@@ -1,7 +1,6 @@
 """The settlement Lambda on the deployed stack: settle exactly once, decline, fail, and their guards."""
 
 import json
-import sys
 
 import boto3
 import pytest
@@ -9,6 +8,7 @@ import pytest
 from payctl.runtime import LambdaFunctionError
 from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
+    archive_entries,
     audit_row,
     audit_rows,
     counter,
@@ -20,7 +20,6 @@ from tests.integration.workflow_support import (
 )
 
 CREATED_AT = "2026-03-01T23:59:59.123456Z"
-ARCHIVE_DAY = "2026/03/01"
 
 
 def s3(stack):
@@ -35,17 +34,11 @@ def settlement_record(stack, transaction_id):
     )
 
 
-def archive_versions(stack, key):
-    listed = s3(stack).list_object_versions(Bucket=stack.outputs["ArchiveBucketName"], Prefix=key)
-    return [version for version in listed.get("Versions", []) if version["Key"] == key]
-
-
 def test_settle_exactly_once(stack):
-    """Given settle runs twice, there is one settlement record, one archive version and one audit row."""
+    """Given settle runs twice, there is one settlement record, one archive entry and one audit row."""
     transaction_id = new_transaction_id()
     document = payment(amount="100.00")
     seed_transaction(stack, transaction_id, document, created_at=CREATED_AT)
-    key = f"archive/{ARCHIVE_DAY}/{transaction_id}.json"
 
     first = stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
     record = settlement_record(stack, transaction_id)
@@ -63,12 +56,11 @@ def test_settle_exactly_once(stack):
             "fee": "3.20",
             "net": "96.80",
             "settled_at": record["settled_at"],
-            "archive_key": key,
         }
     )
     assert (first["replayed"], second["replayed"]) == (False, True)
     assert settlement_record(stack, transaction_id) == record
-    assert len(archive_versions(stack, key)) == 1
+    assert len(archive_entries(stack, transaction_id)) == 1
     assert [r["sk"] for r in audit_rows(stack, transaction_id)] == ["settlement#settled"]
     assert counter(stack, row) == counted
     item = transaction(stack, transaction_id)
@@ -88,34 +80,39 @@ def test_settlement_record_holds_exact_amounts_and_the_fee(stack):
     assert (record["currency"], record["merchant_id"]) == ("KWD", "m_123")
 
 
-def test_archive_object_is_encrypted_has_amounts_as_strings_and_no_card_token(stack):
+def test_the_archive_follows_the_settled_status_encrypted_with_amounts_as_strings_and_no_token(stack):
+    """Given a settled payment, the archive function writes its entry, under the settlement day,
+    from the transactions table's stream: encrypted, no JSON number, no card token."""
     transaction_id = new_transaction_id()
     document = payment(amount="12.34")
     seed_transaction(stack, transaction_id, document, created_at=CREATED_AT)
 
-    stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
+    settled = stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
 
-    obj = s3(stack).get_object(
-        Bucket=stack.outputs["ArchiveBucketName"], Key=f"archive/{ARCHIVE_DAY}/{transaction_id}.json"
-    )
+    (entry,) = archive_entries(stack, transaction_id)
+    day = settled["settlement"]["settled_at"][:10].replace("-", "/")
+    assert entry["key"].startswith(f"archive/{day}/") and entry["key"].endswith(".jsonl")
+    obj = s3(stack).get_object(Bucket=stack.outputs["ArchiveBucketName"], Key=entry["key"])
     body = obj["Body"].read()
     assert obj["ServerSideEncryption"] == "AES256"
     assert b"tok_visa_4242" not in body
-    archived = json.loads(body, parse_float=lambda text: pytest.fail(f"JSON number {text} in the archive"))
-    assert (archived["amount"], archived["fee"], archived["net"]) == ("12.34", "0.66", "11.68")
-    assert archived["payment_method"] == {"type": "card", "brand": "visa", "last4": "4242", "country": "US"}
-    assert archived["received_at"] == CREATED_AT
+    for line in body.decode().splitlines():
+        json.loads(line, parse_float=lambda text: pytest.fail(f"JSON number {text} in the archive"))
+    assert (entry["amount"], entry["fee"], entry["net"]) == ("12.34", "0.66", "11.68")
+    assert entry["payment_method"] == {"type": "card", "brand": "visa", "last4": "4242", "country": "US"}
+    assert (entry["received_at"], entry["settled_at"]) == (CREATED_AT, settled["settlement"]["settled_at"])
 
 
 def _settle_is_refused_and_leaves_nothing(stack, transaction_id, document):
-    """Settle on a DECLINED payment fails, and writes no settlement record and no archive."""
+    """Settle on a DECLINED payment is refused whole by the transaction's own guard (settle reads
+    nothing first): no settlement record and no archive entry."""
     with pytest.raises(LambdaFunctionError) as raised:
         stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
 
     assert raised.value.error_type == "StatusTransitionRejected"
     assert transaction(stack, transaction_id)["status"] == "DECLINED"
     assert settlement_record(stack, transaction_id) is None
-    assert archive_versions(stack, f"archive/{ARCHIVE_DAY}/{transaction_id}.json") == []
+    assert archive_entries(stack, transaction_id) == []
 
 
 def test_settle_after_decline_is_rejected(stack):
@@ -127,21 +124,6 @@ def test_settle_after_decline_is_rejected(stack):
         "fraud": {"outcome": "APPROVE"},
     }
     stack.invoke("SettlementFunction", settlement_event("decline", transaction_id, document, checks=failed))
-
-    _settle_is_refused_and_leaves_nothing(stack, transaction_id, document)
-
-
-def test_a_decline_landing_after_settles_first_read_leaves_no_settlement(stack, monkeypatch):
-    """Given settle read the payment as RECEIVED and a decline then landed, the settle write is
-    refused whole on DynamoDB itself: no settlement record, no archive, still DECLINED."""
-    transaction_id = new_transaction_id()
-    document = payment()
-    seed_transaction(stack, transaction_id, document, created_at=CREATED_AT)
-    declined = {"validation": {"outcome": "PASS"}, "fraud": {"outcome": "DECLINE", "reasons": ["velocity"]}}
-    stack.invoke("SettlementFunction", settlement_event("decline", transaction_id, document, checks=declined))
-    store = sys.modules["settlement_svc.bootstrap"].TransactionStore
-    read = store.get
-    monkeypatch.setattr(store, "get", lambda self, tid: {**read(self, tid), "status": "RECEIVED"})
 
     _settle_is_refused_and_leaves_nothing(stack, transaction_id, document)
 

@@ -12,7 +12,7 @@ import boto3
 
 from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
-    archive_keys,
+    archive_entries,
     audit_rows,
     new_transaction_id,
     run,
@@ -38,7 +38,7 @@ def test_approved_payment_settles_with_record_archive_and_full_audit_trail(stack
     assert execution["status"] == "SUCCEEDED", execution
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
     assert len(_settlement_records(stack, transaction_id)) == 1
-    assert len(archive_keys(stack, transaction_id)) == 1
+    assert len(archive_entries(stack, transaction_id)) == 1
     assert {row["sk"] for row in audit_rows(stack, transaction_id)} == {
         "validation#completed",
         "fraud#completed",
@@ -60,7 +60,7 @@ def test_fraud_decline_is_a_successful_execution_ending_declined(stack):
     assert item["status"] == "DECLINED"
     assert item["fraud"]["outcome"] == "DECLINE"
     assert "fraud_risk_too_high" in item["decline_reasons"]
-    assert archive_keys(stack, transaction_id) == []
+    assert archive_entries(stack, transaction_id) == []
 
 
 def test_transient_lambda_error_is_retried_by_the_state_machine_then_settles(stack):
@@ -76,7 +76,7 @@ def test_transient_lambda_error_is_retried_by_the_state_machine_then_settles(sta
     assert execution["status"] == "SUCCEEDED", execution
     assert stack.lambda_faults.remaining("SettlementFunction") == 0
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
-    assert len(archive_keys(stack, transaction_id)) == 1
+    assert len(archive_entries(stack, transaction_id)) == 1
 
 
 def test_permanent_error_records_failed_with_an_audit_row_and_fails_the_execution(stack):
@@ -94,7 +94,7 @@ def test_permanent_error_records_failed_with_an_audit_row_and_fails_the_executio
     assert item["status"] == "FAILED"
     failed = [row for row in audit_rows(stack, transaction_id) if row["sk"].startswith("settlement#failed")]
     assert [(row["action"], row["outcome"]) for row in failed] == [("payment.failed", "FAILED")]
-    assert archive_keys(stack, transaction_id) == []
+    assert archive_entries(stack, transaction_id) == []
 
 
 def test_a_failed_payment_settles_on_the_next_delivery(stack):
@@ -125,5 +125,5 @@ def test_same_payment_run_twice_settles_once_archives_once_and_audits_once(stack
     assert (first["status"], second["status"]) == ("SUCCEEDED", "SUCCEEDED")
     assert json.loads(second["output"])["status"] == "SETTLED"
     assert len(_settlement_records(stack, transaction_id)) == 1
-    assert len(archive_keys(stack, transaction_id)) == 1
+    assert len(archive_entries(stack, transaction_id)) == 1
     assert sorted(row["sk"] for row in audit_rows(stack, transaction_id)) == rows_before

@@ -5,6 +5,7 @@ Every resource name comes from the deployed stack's outputs.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,6 +74,8 @@ def settlement_event(
     action: str, transaction_id: str, document: dict[str, Any], **fields: Any
 ) -> dict[str, Any]:
     """The Settle / Decline / RecordFailure Payload the state machine builds."""
+    if action == "settle":
+        fields.setdefault("received_at", now_iso())
     return {
         "action": action,
         "transaction_id": transaction_id,
@@ -91,11 +94,21 @@ def run(stack: Any, transaction_id: str, document: dict[str, Any], attempt: int 
     )
 
 
-def archive_keys(stack: Any, transaction_id: str) -> list[str]:
-    """Every stored version of the transaction's archive object (versioning is on)."""
+def archive_entries(stack: Any, transaction_id: str) -> list[dict[str, Any]]:
+    """The transaction's archive entries in every stored version of every object (versioning is
+    on), once the archive has followed the stream."""
+    drain_audit_stream(stack)
     s3 = boto3.client("s3", region_name=stack.region)
-    listing = s3.list_object_versions(Bucket=stack.outputs["ArchiveBucketName"], Prefix="archive/")
-    return [v["Key"] for v in listing.get("Versions", []) if v["Key"].endswith(f"/{transaction_id}.json")]
+    bucket = stack.outputs["ArchiveBucketName"]
+    entries = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="archive/"):
+        for version in page.get("Versions", []):
+            body = s3.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])["Body"]
+            for line in body.read().decode().splitlines():
+                entry = json.loads(line)
+                if entry["transaction_id"] == transaction_id:
+                    entries.append({**entry, "key": version["Key"]})
+    return entries
 
 
 def transaction(stack: Any, transaction_id: str) -> dict[str, Any] | None:
@@ -130,7 +143,8 @@ def audit_row(stack: Any, transaction_id: str, sk: str) -> dict[str, Any]:
 
 
 def drain_audit_stream(stack: Any) -> int:
-    """Run the audit stream's event source until it is empty, as Lambda would; batches delivered."""
+    """Run the stream event sources (the audit counters, the archive) until they are empty, as
+    Lambda would; batches delivered."""
     delivered = 0
     for _ in range(100):
         moved = sum(poller.poll_once().invoked for poller in stack.stream_pollers())

@@ -3,14 +3,14 @@
 One root per function (the API, the queue consumer, the audit counters), each built on first use
 and kept for the execution environment. Tests swap a function's adapters with
 ``bootstrap.<function>.override(...)``. Nothing here imports what another function does not need:
-the consumer's cold start never loads the API's models or Powertools' idempotency.
+the consumer's cold start never loads the API's models.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest_svc.dal.idempotency import IdempotencyStore, dynamodb_persistence
+from ingest_svc.dal.idempotency import IdempotencyStore
 from ingest_svc.dal.queue import PaymentsQueue
 from ingest_svc.dal.transactions import TransactionsTable
 from ingest_svc.dal.workflow import Workflow
@@ -33,9 +33,7 @@ class ApiPorts:
 def _api_ports() -> ApiPorts:
     transactions = TransactionsTable()
     return ApiPorts(
-        accept=AcceptPorts(
-            idempotency=IdempotencyStore(dynamodb_persistence()), queue=PaymentsQueue(), recorded=transactions
-        ),
+        accept=AcceptPorts(idempotency=IdempotencyStore(), queue=PaymentsQueue(), recorded=transactions),
         transactions=transactions,
         audit=AuditReader(),
     )

@@ -1,7 +1,8 @@
-"""The settlement function's composition root: the only place that builds its adapters.
+"""The settlement service's composition roots, one per function: the only place that builds
+their adapters.
 
 Built on first use and kept for the execution environment; tests swap them with
-``bootstrap.settlement.override(...)``.
+``bootstrap.settlement.override(...)`` or ``bootstrap.archiver.override(...)``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from payments_core.audit import AuditWriter
 from payments_core.completion import CompletionMarkers
 from payments_core.transactions import TransactionStore
 from payments_core.wiring import CompositionRoot
-from settlement_svc.dal import ArchiveBucket, SettlementLedger
+from settlement_svc.archiving import ArchivePorts
+from settlement_svc.dal import ArchiveBucket, ArchiveMarks, SettlementLedger
 from settlement_svc.ports import SettlementPorts
 
 
@@ -18,10 +20,14 @@ def _settlement_ports() -> SettlementPorts:
     return SettlementPorts(
         transactions=TransactionStore(),
         ledger=SettlementLedger(),
-        archive=ArchiveBucket(),
         audit=AuditWriter(),
         completion=CompletionMarkers(),
     )
 
 
+def _archive_ports() -> ArchivePorts:
+    return ArchivePorts(objects=ArchiveBucket(), marks=ArchiveMarks())
+
+
 settlement: CompositionRoot[SettlementPorts] = CompositionRoot(_settlement_ports)
+archiver: CompositionRoot[ArchivePorts] = CompositionRoot(_archive_ports)

@@ -1,4 +1,5 @@
-"""The settlement step's only AWS access: the settlement record, the archive object, the status."""
+"""Settlement's only AWS access: the settlement record and the status, the archive objects and
+the archive's stream marks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from payments_core.errors import DependencyError
 from payments_core.models import Status
 from payments_core.observability import get_tracer
 from payments_core.settings import get_settings
+from payments_core.streams import mark_key, mark_update
 from payments_core.transactions import transition_update
 from settlement_svc.ports import LedgerWrite
 
@@ -20,6 +22,11 @@ tracer = get_tracer("settlement")
 # The bucket's default encryption is SSE-S3; saying so on every put keeps a bucket policy that
 # requires the header satisfied. No ACL is ever sent: the bucket enforces BucketOwnerEnforced.
 ARCHIVE_ENCRYPTION: Final = "AES256"
+# One archived settlement per line.
+ARCHIVE_CONTENT_TYPE: Final = "application/x-ndjson"
+# Object metadata (x-amz-meta-last-sequence): the last stream record the object holds.
+LAST_SEQUENCE: Final = "last-sequence"
+ARCHIVE_MARKS: Final = "archive"
 # 412: the key exists. 409: a concurrent conditional write to the key is in flight.
 _ALREADY_WRITTEN: Final = "PreconditionFailed"
 _CONCURRENT_WRITE: Final = "ConditionalRequestConflict"
@@ -85,7 +92,11 @@ class SettlementLedger(DynamoTable):
 
 
 class ArchiveBucket:
-    """Write-once objects: ``If-None-Match: *`` makes S3 refuse a key that already exists."""
+    """Write-once objects: ``If-None-Match: *`` makes S3 refuse a key that already exists.
+
+    Each object says in its metadata how far into its stream shard it reaches, so a re-run that
+    finds the object written can move past what it holds without reading its body.
+    """
 
     def __init__(self, bucket: str | None = None, s3: Any = None) -> None:
         self._bucket = bucket or get_settings().require("archive_bucket")
@@ -96,14 +107,16 @@ class ArchiveBucket:
         return self._s3 or aws.client("s3")
 
     @tracer.capture_method(capture_response=False)
-    def put_once(self, key: str, body: bytes) -> bool:
+    def put_once(self, key: str, body: bytes, last_sequence: str) -> bool:
+        """Write the object unless the key exists; False if it did."""
         try:
             self._client.put_object(
                 Bucket=self._bucket,
                 Key=key,
                 Body=body,
-                ContentType="application/json",
+                ContentType=ARCHIVE_CONTENT_TYPE,
                 ServerSideEncryption=ARCHIVE_ENCRYPTION,
+                Metadata={LAST_SEQUENCE: last_sequence},
                 IfNoneMatch="*",
             )
         except ClientError as exc:
@@ -112,16 +125,38 @@ class ArchiveBucket:
                 return False
             # S3 asks the loser of a concurrent conditional write to retry; if the winner's object
             # is there, the archive is written and there is nothing to retry.
-            if code == _CONCURRENT_WRITE and self._exists(key):
+            if code == _CONCURRENT_WRITE and self.last_sequence(key) is not None:
                 return False
             raise DependencyError("archive write failed") from exc
         return True
 
-    def _exists(self, key: str) -> bool:
+    def last_sequence(self, key: str) -> str | None:
+        """The stream position an existing object reaches; None if there is no object."""
         try:
-            self._client.head_object(Bucket=self._bucket, Key=key)
+            head = self._client.head_object(Bucket=self._bucket, Key=key)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise DependencyError("archive read failed") from exc
-        return True
+        last = head.get("Metadata", {}).get(LAST_SEQUENCE)
+        if not last:
+            raise DependencyError(f"archive object {key} does not say how far it reaches")
+        return str(last)
+
+
+class ArchiveMarks(DynamoTable):
+    """The archive's high-water mark per stream shard (see ``payments_core.streams``)."""
+
+    table_setting = "audit_table"
+
+    def read(self, shard_id: str) -> str | None:
+        item = self._get_item(mark_key(shard_id, ARCHIVE_MARKS), "archive mark read")
+        return str(item["sequence"]) if item else None
+
+    def move(self, shard_id: str, mark: str | None, last: str) -> None:
+        key = mark_key(shard_id, ARCHIVE_MARKS)
+        try:
+            self._client.update_item(**mark_update(self._table, key, mark, last))
+        except ClientError as exc:
+            # Refused: another invocation moved it. The batch is delivered again and re-read.
+            raise DependencyError("archive mark write failed") from exc

@@ -2,10 +2,15 @@
 
 ``settle`` writes the settlement record (conditional put) and the SETTLED status (forward-only
 guard) in one DynamoDB transaction, so a decline that wins the race leaves no settlement record
-behind and a record never exists without its status. The archive object (``If-None-Match: *``)
-and the audit row (write-once) follow. A crash at any point is safe to retry: a re-run finds the
-transaction already done, gets the earlier record back from the refused write, and completes
-the archive and the audit row with it, returning the same result.
+behind and a record never exists without its status. The audit row (write-once) follows. Nothing
+is read first: the transaction's own conditions refuse a payment that is not open, and the
+refused items come back with the error. A crash at any point is safe to retry: a re-run finds
+the transaction already done, gets the earlier record back from the refused write, and
+completes the audit row with it, returning the same result.
+
+The archive entry is not written here: it is derived from the SETTLED status through the
+transactions table's stream (``settlement_svc.archiving``), so the status change is the one
+write it depends on, and many settlements share one S3 object.
 
 Fee schedule (illustrative card pricing): ``fee = amount * 2.9% + fixed fee``, rounded half-even
 to the currency's minor units and capped at the amount; ``net = amount - fee``. So fee and net are
@@ -20,10 +25,6 @@ both exact in minor units and always add up to the amount.
 | JPY | 30 |
 | KRW | 300 |
 | KWD, BHD | 0.100 |
-
-The archive object ``archive/yyyy/mm/dd/<transaction_id>.json`` is dated by when the transaction
-was received (its ``created_at``), never by the settlement time, so a re-run targets the same key.
-It holds amounts as strings and, of the card, only type, brand, last4 and country.
 """
 
 from __future__ import annotations
@@ -32,14 +33,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from payments_core.audit import AuditEvent
-from payments_core.clock import iso, parse_iso
+from payments_core.clock import iso
 from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
-from payments_core.models import Payment, Status
+from payments_core.models import Status
 from payments_core.money import format_amount, minor_units
 from settlement_svc.models import Checks, DeclineRequest, FailRequest, SettleRequest
 from settlement_svc.ports import LedgerWrite, SettlementPorts
@@ -89,10 +89,6 @@ def settlement_fee(amount: Decimal, currency: str) -> Fee:
     fee = (gross * FEE_RATE + FIXED_FEE[currency]).quantize(unit, rounding=ROUND_HALF_EVEN)
     fee = min(fee, gross)
     return Fee(fee=fee, net=gross - fee)
-
-
-def archive_key(transaction_id: str, received: datetime) -> str:
-    return f"archive/{received:%Y/%m/%d}/{transaction_id}.json"
 
 
 def decline_reasons(checks: Checks) -> list[str]:
@@ -168,37 +164,6 @@ def describe_failure(request: FailRequest) -> dict[str, str]:
     }
 
 
-def archive_document(
-    transaction_id: str, payment: Payment, record: Mapping[str, Any], checks: Checks, received_at: str
-) -> bytes:
-    """The archived settlement: amounts as strings; of the card only type, brand, last4 and country."""
-    currency = payment.currency
-    method = payment.payment_method
-    document = {
-        "transaction_id": transaction_id,
-        "status": Status.SETTLED.value,
-        "merchant_id": payment.merchant_id,
-        "reference": payment.reference,
-        "amount": format_amount(record["amount"], currency),
-        "currency": currency,
-        "fee": format_amount(record["fee"], currency),
-        "net": format_amount(record["net"], currency),
-        "fee_schedule": {"rate": str(FEE_RATE), "fixed": format_amount(FIXED_FEE[currency], currency)},
-        "payment_method": {
-            "type": method.type,
-            "brand": method.brand,
-            "last4": method.last4,
-            "country": method.country,
-        },
-        "customer": payment.customer.model_dump() if payment.customer else None,
-        "metadata": dict(payment.metadata),
-        "checks": checks.model_dump(exclude_none=True),
-        "received_at": received_at,
-        "settled_at": record["settled_at"],
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
 @dataclass(frozen=True)
 class Outcome:
     transaction_id: str
@@ -211,15 +176,8 @@ class Outcome:
 # ---------------------------------------------------------------------------- actions
 
 
-def _received_at(item: Mapping[str, Any], request: SettleRequest) -> str:
-    received = item.get("created_at") or item.get("received_at") or request.received_at
-    if not received:
-        raise TransactionNotFound(f"transaction {request.transaction_id} carries no received date")
-    return str(received)
-
-
 # The settlement record's fields that the transaction item and the step's result carry.
-SETTLEMENT_FIELDS: Final = ("amount", "currency", "fee", "net", "settled_at", "archive_key")
+SETTLEMENT_FIELDS: Final = ("amount", "currency", "fee", "net", "settled_at")
 _AMOUNT_FIELDS: Final = frozenset({"amount", "fee", "net"})
 
 
@@ -260,12 +218,6 @@ def _settled_before(
 def settle(request: SettleRequest, deps: SettlementPorts) -> Outcome:
     transaction_id = request.transaction_id
     payment = request.payment
-    item = deps.transactions.get(transaction_id)
-    if not item or "status" not in item:
-        raise TransactionNotFound(f"transaction {transaction_id} has not been received")
-    if item["status"] == Status.DECLINED:
-        raise StatusTransitionRejected(f"transaction {transaction_id} is DECLINED and cannot be settled")
-    received_at = _received_at(item, request)
     now = iso(deps.clock())
     charge = settlement_fee(payment.amount, payment.currency)
     record: dict[str, Any] = {
@@ -278,17 +230,13 @@ def settle(request: SettleRequest, deps: SettlementPorts) -> Outcome:
         "net": charge.net,
         "fee_rate": str(FEE_RATE),
         "fixed_fee": FIXED_FEE[payment.currency],
-        "received_at": received_at,
-        "archive_key": archive_key(transaction_id, parse_iso(received_at)),
+        "received_at": request.received_at,
         "settled_at": now,
     }
     settlement = {name: record[name] for name in SETTLEMENT_FIELDS}
     write = deps.ledger.settle(record, settlement, now)
     if not write.applied:
         record, settlement = _settled_before(transaction_id, write, deps, now)
-    deps.archive.put_once(
-        record["archive_key"], archive_document(transaction_id, payment, record, request.checks, received_at)
-    )
     view = _settlement_view(settlement)
     first_time = deps.audit.append(
         AuditEvent(

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 
 class TransactionsPort(Protocol):
-    def get(self, transaction_id: str) -> dict[str, Any] | None: ...
-
     def transition(self, transaction_id: str, to: Status, fields: dict[str, Any], now: str) -> GuardedWrite:
         """Forward-only status write; raises TransactionNotFound for an item that was never received."""
         ...
@@ -50,17 +48,10 @@ class LedgerPort(Protocol):
         ...
 
 
-class ArchivePort(Protocol):
-    def put_once(self, key: str, body: bytes) -> bool:
-        """Write the object unless the key exists; False if it did."""
-        ...
-
-
 @dataclass(frozen=True)
 class SettlementPorts:
     transactions: TransactionsPort
     ledger: LedgerPort
-    archive: ArchivePort
     audit: AuditPort
     completion: CompletionPort
     clock: Callable[[], datetime] = utc_now

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+import pytest
 
-from ingest_svc.dal.idempotency import IDEMPOTENCY_KEY_PREFIX, _record_data, idempotency_config
-from ingest_svc.logic.ports import IdempotentRequest
+from ingest_svc.dal.idempotency import IDEMPOTENCY_KEY_PREFIX
+from payctl.runtime import LambdaFunctionError
+from payctl.runtime.faults import Kind, Rule
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import Payment
 from tests.factories import fresh_payment as payment
@@ -49,11 +50,28 @@ def test_replay_answers_the_same_body_marked_replayed_and_enqueues_once(ingest):
     body = payment()
 
     first = ingest.post("order-2", body)
+    assert ingest.consume(ingest.receive_all()) == []
     again = ingest.post("order-2", body)
 
     assert again.status == first.status == 202
     assert again.body == {**first.body, "replayed": True}
-    assert len(ingest.receive_all()) == 1
+    assert ingest.receive_all() == []
+
+
+def test_a_replay_before_the_consumer_recorded_the_payment_queues_it_again_and_it_is_recorded_once(ingest):
+    body = payment()
+    first = ingest.post("order-2b", body)
+
+    again = ingest.post("order-2b", body)
+
+    assert again.body == {**first.body, "replayed": True}
+    messages = ingest.receive_all()
+    assert [json.loads(m["Body"])["transaction_id"] for m in messages] == [first.body["transaction_id"]] * 2
+    assert ingest.consume(messages) == []
+    received = [
+        row for row in ingest.audit_rows(first.body["transaction_id"]) if row["sk"] == "ingest#received"
+    ]
+    assert len(received) == 1
 
 
 def test_same_key_with_another_body_is_422(ingest):
@@ -67,27 +85,72 @@ def test_same_key_with_another_body_is_422(ingest):
     assert len(ingest.receive_all()) == 1
 
 
-def _idempotency_layer(ingest) -> DynamoDBPersistenceLayer:
-    """Powertools' persistence layer on the stack's idempotency table, configured like the API's."""
-    layer = DynamoDBPersistenceLayer(
-        table_name=ingest.stack.outputs["IdempotencyTableName"],
-        boto3_client=boto3.client("dynamodb", region_name=ingest.stack.region),
-    )
-    layer.configure(idempotency_config(), key_prefix=IDEMPOTENCY_KEY_PREFIX)
-    return layer
+@pytest.fixture
+def api_faults(ingest):
+    yield ingest.stack.faults
+    ingest.stack.faults.clear("IngestApiFunction")
 
 
-def test_request_in_flight_is_409(ingest):
-    """Given an in-progress idempotency record for the key (a concurrent request), Then 409."""
+def test_a_crash_right_after_the_claim_is_repaired_by_the_clients_retry(ingest, api_faults):
+    """Given the API dying right after its claim landed (nothing queued), When the client retries,
+    Then the retry replays the claim and queues the payment itself: no 202 for a lost payment."""
     body = payment()
-    request = IdempotentRequest(ingest.api_key_id, "order-4", Payment.model_validate(body))
-    _idempotency_layer(ingest).save_inprogress(_record_data(request), remaining_time_in_millis=60_000)
+    api_faults.add(
+        Rule(
+            Kind.CRASH_AFTER_CALL,
+            function="IngestApiFunction",
+            service="dynamodb",
+            operation="TransactWriteItems",
+            count=1,
+        )
+    )
 
-    reply = ingest.post("order-4", body)
-
-    assert reply.status == 409
-    assert reply.body == {"error": {"code": "request_in_progress", "message": reply.body["error"]["message"]}}
+    with pytest.raises(LambdaFunctionError):
+        ingest.post("order-4", body)
     assert ingest.receive_all() == []
+    retry = ingest.post("order-4", body)
+
+    tid = transaction_id(ingest.api_key_id, "order-4")
+    assert (retry.status, retry.body) == (
+        202,
+        {"transaction_id": tid, "status": "ACCEPTED", "replayed": True},
+    )
+    assert [json.loads(m["Body"])["transaction_id"] for m in ingest.receive_all()] == [tid]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "error", "code"),
+    [
+        ("dynamodb", "TransactWriteItems", "ProvisionedThroughputExceededException", "dependency_error"),
+        ("sqs", "SendMessage", "InternalError", "enqueue_failed"),
+    ],
+    ids=["claim-throttled", "send-failed"],
+)
+def test_a_failed_claim_or_send_is_503_and_the_retry_is_accepted(
+    ingest, api_faults, service, operation, error, code
+):
+    """Given the claim or the send failing once, Then 503 with a retryable code, nothing queued and
+    no claim left standing: the retry is a first acceptance."""
+    body = payment()
+    key = f"order-4-{operation}"
+    api_faults.add(
+        Rule(
+            Kind.DEPENDENCY_ERROR,
+            error,
+            function="IngestApiFunction",
+            service=service,
+            operation=operation,
+            count=1,
+        )
+    )
+
+    refused = ingest.post(key, body)
+    assert ingest.receive_all() == []
+    retry = ingest.post(key, body)
+
+    assert refused.status == 503 and refused.body["error"]["code"] == code
+    assert retry.status == 202 and retry.body["replayed"] is False
+    assert len(ingest.receive_all()) == 1
 
 
 def test_batch_of_500_with_invalid_items_reports_each_in_order_and_enqueues_only_valid_ones(ingest):
@@ -172,10 +235,11 @@ def test_a_key_used_again_after_its_record_expired_is_checked_against_the_transa
     body = payment()
     first = ingest.post("order-7", body)
     ingest.stack.poll_once("IngestConsumerFunction")
-    request = IdempotentRequest(ingest.api_key_id, "order-7", Payment.model_validate(body))
-    layer = _idempotency_layer(ingest)
-    record = layer.get_record(_record_data(request))
-    layer._delete_record(record)  # what the table's TTL does after a day
+    # What the table's TTL does after a day.
+    boto3.client("dynamodb", region_name=ingest.stack.region).delete_item(
+        TableName=ingest.stack.outputs["IdempotencyTableName"],
+        Key={"id": {"S": f"{IDEMPOTENCY_KEY_PREFIX}#{first.body['transaction_id']}"}},
+    )
 
     again = ingest.post("order-7", body)
     other = ingest.post_batch([{"idempotency_key": "order-7", **payment(amount="3.00")}])

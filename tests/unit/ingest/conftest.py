@@ -1,8 +1,8 @@
 """The ingest API wired to in-memory adapters (the shared ones in ``tests.fakes``, and the two only
 ingest has), and a way to call its handlers.
 
-The idempotency store is the real ``IdempotencyStore`` over Powertools' own persistence-layer
-logic; only the storage underneath is a dict, so the record rules under test are Powertools'.
+The idempotency store is the real ``IdempotencyStore``; only the table underneath is a dict that
+keeps the claim condition, so the record rules under test are the store's.
 """
 
 from __future__ import annotations
@@ -11,19 +11,11 @@ import importlib
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.idempotency import BasePersistenceLayer
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyItemAlreadyExistsError,
-    IdempotencyItemNotFoundError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
 
 from payments_core.models import PaymentMessage
 from payments_core.settings import get_settings
@@ -86,39 +78,38 @@ def _ingest_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     clear_settings()
 
 
-class InMemoryPersistence(BasePersistenceLayer):
-    """Powertools' persistence layer over a dict, with DynamoDBPersistenceLayer's put condition."""
+class InMemoryClaims:
+    """The idempotency table over a dict, with the real claim condition: a key is free when it has
+    no record or its record expired. ``down`` makes every call fail as DynamoDB would."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.records: dict[str, DataRecord] = {}
+        self.records: dict[str, dict[str, Any]] = {}
+        self.down = False
 
-    def _get_record(self, idempotency_key: str) -> DataRecord:
-        try:
-            return self.records[idempotency_key]
-        except KeyError:
-            raise IdempotencyItemNotFoundError from None
+    def claim(self, records: Sequence[dict[str, Any]], now: int) -> list[Any]:
+        # Imported here: a local stack deployed earlier in the session reloads these modules.
+        from ingest_svc.dal.idempotency import Taken
+        from payments_core.errors import DependencyError
 
-    def _put_record(self, data_record: DataRecord) -> None:
-        existing = self.records.get(data_record.idempotency_key)
-        now_ms = int(time.time() * 1000)
-        lock_lapsed = (
-            existing is not None
-            and existing.status == STATUS_CONSTANTS["INPROGRESS"]
-            and existing.in_progress_expiry_timestamp is not None
-            and existing.in_progress_expiry_timestamp < now_ms
-        )
-        if existing is not None and existing.status != STATUS_CONSTANTS["EXPIRED"] and not lock_lapsed:
-            if self.payload_validation_enabled and existing.payload_hash != data_record.payload_hash:
-                raise IdempotencyValidationError("payload differs")
-            raise IdempotencyItemAlreadyExistsError(old_data_record=existing)
-        self.records[data_record.idempotency_key] = data_record
+        if self.down:
+            raise DependencyError("idempotency table write failed")
+        results: list[Taken | None] = []
+        for record in records:
+            held = self.records.get(record["id"])
+            if held is not None and held["expiration"] >= now:
+                results.append(Taken(held["validation"]))
+            else:
+                self.records[record["id"]] = dict(record)
+                results.append(None)
+        return results
 
-    def _update_record(self, data_record: DataRecord) -> None:
-        self.records[data_record.idempotency_key] = data_record
+    def delete(self, ids: Sequence[str]) -> None:
+        from payments_core.errors import DependencyError
 
-    def _delete_record(self, data_record: DataRecord) -> None:
-        self.records.pop(data_record.idempotency_key, None)
+        if self.down:
+            raise DependencyError("idempotency table delete failed")
+        for key in ids:
+            self.records.pop(key, None)
 
 
 @dataclass
@@ -156,10 +147,18 @@ def make_context() -> type[FakeContext]:
 
 @dataclass
 class Ports:
-    idempotency_records: InMemoryPersistence
+    idempotency_records: InMemoryClaims
     queue: FakeQueue
     transactions: FakeTransactions
     audit: FakeAudit
+
+    def record_queued(self) -> None:
+        """The queue consumer records every queued payment (its transaction item, by payload hash)."""
+        for message in self.queue.messages:
+            self.transactions.items.setdefault(
+                message.transaction_id,
+                {"transaction_id": message.transaction_id, "payload_hash": message.payload_hash},
+            )
 
 
 @pytest.fixture
@@ -169,10 +168,10 @@ def ports() -> Iterator[Ports]:
     from ingest_svc.dal.idempotency import IdempotencyStore
     from ingest_svc.logic.accept import AcceptPorts
 
-    fakes = Ports(InMemoryPersistence(), FakeQueue(), FakeTransactions(), FakeAudit())
+    fakes = Ports(InMemoryClaims(), FakeQueue(), FakeTransactions(), FakeAudit())
     wired = bootstrap.ApiPorts(
         accept=AcceptPorts(
-            idempotency=IdempotencyStore(fakes.idempotency_records, workers=1),
+            idempotency=IdempotencyStore(fakes.idempotency_records),
             queue=fakes.queue,
             recorded=fakes.transactions,
         ),

@@ -92,6 +92,7 @@ def test_repeated_key_with_another_body_in_one_batch_is_rejected(client, ports, 
 def test_resent_batch_replays_every_item_and_queues_nothing_new(client, ports, payment):
     items = [item(f"r-{i}", payment) for i in range(12)]
     client.post_batch(items)
+    ports.record_queued()
 
     again = client.post_batch(items)
 
@@ -100,9 +101,28 @@ def test_resent_batch_replays_every_item_and_queues_nothing_new(client, ports, p
     assert len(ports.queue.messages) == 12
 
 
+def test_a_batch_resent_before_the_consumer_recorded_it_queues_each_payment_again(client, ports, payment):
+    """Given a batch whose payments the consumer has not recorded yet, When it is sent again, Then
+    every item replays and is queued once more: the replay cannot know that the first request's
+    send went through, and the consumer's conditional put records each payment once."""
+    items = [item(f"early-{i}", payment) for i in range(3)]
+    first = client.post_batch(items)
+
+    again = client.post_batch(items)
+
+    assert [r["status"] for r in again.body["results"]] == ["replayed"] * 3
+    assert [r["transaction_id"] for r in again.body["results"]] == [
+        r["transaction_id"] for r in first.body["results"]
+    ]
+    assert sorted(m.idempotency_key for m in ports.queue.messages) == sorted(
+        [f"early-{i}" for i in range(3)] * 2
+    )
+
+
 def test_batch_item_and_single_post_share_one_key_space(client, ports, payment):
     """Given a key first used on a single POST, When a batch item reuses it, Then it is a replay."""
     single = client.post_payment("shared", payment)
+    ports.record_queued()
 
     response = client.post_batch([item("shared", payment), item("shared-2", payment)])
 
@@ -118,6 +138,7 @@ def test_items_sqs_refused_are_rejected_retryably_and_can_be_resent(client, port
     items = [item(f"q-{i}", payment) for i in range(3)]
 
     first = client.post_batch(items)
+    ports.record_queued()
     ports.queue.refuse.clear()
     resent = client.post_batch(items)
 

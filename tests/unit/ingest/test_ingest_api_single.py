@@ -65,6 +65,7 @@ def test_json_number_with_too_many_places_is_refused_not_rounded(client, ports, 
 def test_replay_answers_the_first_response_marked_replayed_and_queues_nothing(client, ports, payment):
     """Given an accepted payment, When the same key and body come again, Then the same 202 body, replayed."""
     first = client.post_payment("order-7", payment)
+    ports.record_queued()
     again = client.post_payment("order-7", payment)
 
     assert again.status == first.status == 202
@@ -92,32 +93,56 @@ def test_same_key_with_another_body_is_422_idempotency_key_reused(client, ports,
     assert len(ports.queue.messages) == 1
 
 
-def test_request_still_in_flight_is_409(client, ports, payment):
-    """Given an in-progress record for the key (a concurrent request), Then 409 request_in_progress."""
-    from ingest_svc.dal.idempotency import _record_data
-    from ingest_svc.logic.ports import IdempotentRequest
+def _claimed_without_a_message(ports, payment: dict, key: str) -> str:
+    """A record for the key, as a request leaves it that crashed between its claim and its send."""
+    from ingest_svc.dal.idempotency import IdempotencyStore
+    from ingest_svc.logic.ports import ClaimState, IdempotentRequest
     from payments_core.models import Payment
 
-    request = IdempotentRequest("key-alpha", "order-10", Payment.model_validate(payment))
-    ports.idempotency_records.save_inprogress(_record_data(request), remaining_time_in_millis=60_000)
+    request = IdempotentRequest("key-alpha", key, Payment.model_validate(payment))
+    (claim,) = IdempotencyStore(ports.idempotency_records).claim([request])
+    assert claim.state is ClaimState.NEW
+    return request.transaction_id
+
+
+def test_a_repeat_of_a_claim_whose_request_died_before_sending_queues_the_payment(client, ports, payment):
+    """Given a key claimed by a request that crashed before its send (or is still sending), When the
+    key comes again with the same body, Then 202 replayed, and the payment is queued by this request."""
+    tid = _claimed_without_a_message(ports, payment, "order-10")
 
     response = client.post_payment("order-10", payment)
 
-    assert response.status == 409
-    assert_error_shape(response.body, "request_in_progress")
-    assert ports.queue.messages == []
+    assert response.status == 202
+    assert response.body == {"transaction_id": tid, "status": "ACCEPTED", "replayed": True}
+    assert [m.transaction_id for m in ports.queue.messages] == [tid]
 
 
-def test_lapsed_in_progress_lock_lets_a_retry_through(client, ports, payment):
-    """Given an in-progress record whose invocation timed out, When the key comes again, Then 202."""
-    from ingest_svc.dal.idempotency import _record_data
-    from ingest_svc.logic.ports import IdempotentRequest
-    from payments_core.models import Payment
+def test_a_repeat_whose_send_fails_is_retryable_and_keeps_the_claim(client, ports, payment):
+    """Given a claimed key not recorded yet and SQS refusing, Then 503 enqueue_failed, and the
+    record stays (it is another request's); the next repeat queues the payment."""
+    tid = _claimed_without_a_message(ports, payment, "order-11")
+    ports.queue.refuse.add(tid)
 
-    request = IdempotentRequest("key-alpha", "order-11", Payment.model_validate(payment))
-    ports.idempotency_records.save_inprogress(_record_data(request), remaining_time_in_millis=-1_000)
+    refused = client.post_payment("order-11", payment)
+    ports.queue.refuse.clear()
+    again = client.post_payment("order-11", payment)
 
-    assert client.post_payment("order-11", payment).status == 202
+    assert refused.status == 503
+    assert_error_shape(refused.body, "enqueue_failed")
+    assert len(ports.idempotency_records.records) == 1
+    assert again.status == 202 and again.body["replayed"] is True
+    assert [m.transaction_id for m in ports.queue.messages] == [tid]
+
+
+def test_an_expired_record_frees_the_key(client, ports, payment):
+    """Given a record past its expiration that TTL has not deleted yet, Then the key is claimed afresh."""
+    _claimed_without_a_message(ports, payment, "order-12")
+    for record in ports.idempotency_records.records.values():
+        record["expiration"] = 0
+
+    response = client.post_payment("order-12", payment)
+
+    assert response.status == 202 and response.body["replayed"] is False
 
 
 def test_same_key_from_two_api_keys_is_two_payments(client, ports, payment):
@@ -273,7 +298,7 @@ def test_openapi_spec_is_valid_and_documents_the_error_body():
     spec = json.loads(api.app.get_openapi_json_schema())
     validate(spec)
     post = spec["paths"]["/payments"]["post"]
-    assert post["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith(
+    assert post["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "/ErrorResponse"
     )
     assert any(p["name"].lower() == "idempotency-key" and p["in"] == "header" for p in post["parameters"])
@@ -298,7 +323,7 @@ def test_key_reused_after_its_record_expired_replays_the_recorded_payment(client
     assert again.body == {**first.body, "replayed": True}
     assert len(ports.queue.messages) == 1
     (record,) = ports.idempotency_records.records.values()
-    assert record.status == "COMPLETED"
+    assert record["status"] == "COMPLETED"
 
 
 def test_key_reused_after_expiry_with_another_body_is_422_not_a_lost_202(client, ports, payment):

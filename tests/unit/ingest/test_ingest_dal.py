@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from ingest_svc.dal import queue, transactions, workflow
+from ingest_svc.dal import idempotency, queue, transactions, workflow
 from ingest_svc.logic.ports import WorkflowRun
 from ingest_svc.logic.record import transaction_item
 from payments_core.dynamo import serialize
@@ -216,16 +216,122 @@ def test_sync_client_read_timeout_follows_the_time_left_and_never_retries():
     assert workflow.sync_client(3.2).meta.config.read_timeout == 3
 
 
-def test_idempotency_store_down_answers_503_per_request(client, ports, payment, monkeypatch):
+def test_idempotency_store_down_answers_503_per_request(client, ports, payment):
     """Given DynamoDB failing the idempotency write, Then 503 dependency_error and nothing is queued."""
-
-    def unavailable(*args: Any, **kwargs: Any) -> None:
-        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "x"}}, "PutItem")
-
-    monkeypatch.setattr(ports.idempotency_records, "_put_record", unavailable)
+    ports.idempotency_records.down = True
 
     response = client.post_payment("k-down", payment)
 
     assert response.status == 503
     assert response.body["error"]["code"] == "dependency_error"
     assert ports.queue.messages == []
+
+
+def _records(count: int) -> list[dict[str, Any]]:
+    return [
+        {"id": f"ingest.payment#tx-{i}", "expiration": 2_000, "status": "COMPLETED", "validation": f"h-{i}"}
+        for i in range(count)
+    ]
+
+
+def _cancelled(codes: list[str], held: dict[int, str]) -> ClientError:
+    """DynamoDB's answer to a cancelled transaction: a reason per item, the holder's item where refused."""
+    reasons = []
+    for position, code in enumerate(codes):
+        reason: dict[str, Any] = {"Code": code}
+        if position in held:
+            reason["Item"] = {"id": {"S": f"x-{position}"}, "validation": {"S": held[position]}}
+        reasons.append(reason)
+    response: Any = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+        "CancellationReasons": reasons,
+    }
+    return ClientError(response, "TransactWriteItems")
+
+
+class TransactClient:
+    """Answers TransactWriteItems with the given errors in turn (None: success); records each call's ids."""
+
+    def __init__(self, *answers: ClientError | None) -> None:
+        self.answers = list(answers)
+        self.calls: list[list[str]] = []
+
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append([item["Put"]["Item"]["id"]["S"] for item in kwargs["TransactItems"]])
+        answer = self.answers.pop(0) if self.answers else None
+        if answer is not None:
+            raise answer
+        return {}
+
+
+def test_claims_are_one_conditional_transaction_per_hundred_keys():
+    client = TransactClient()
+
+    taken = idempotency.ClaimTable("idem", dynamodb=client).claim(_records(150), now=1_000)
+
+    assert taken == [None] * 150
+    assert [len(call) for call in client.calls] == [100, 50]
+
+
+def test_a_cancelled_claim_names_the_taken_keys_and_claims_the_rest_again():
+    """Given two of four keys taken, the transaction is cancelled whole: the taken keys come back
+    with their holders' hashes, and the other two are claimed in a second transaction."""
+    codes = ["None", "ConditionalCheckFailed", "TransactionConflict", "ConditionalCheckFailed"]
+    client = TransactClient(_cancelled(codes, {1: "h-1", 3: "other"}))
+
+    taken = idempotency.ClaimTable("idem", dynamodb=client).claim(_records(4), now=1_000)
+
+    assert taken == [None, idempotency.Taken("h-1"), None, idempotency.Taken("other")]
+    assert client.calls == [
+        [f"ingest.payment#tx-{i}" for i in range(4)],
+        ["ingest.payment#tx-0", "ingest.payment#tx-2"],
+    ]
+
+
+def test_claims_that_keep_conflicting_are_a_dependency_error():
+    conflict = _cancelled(["TransactionConflict"], {})
+    client = TransactClient(conflict, conflict, conflict, conflict)
+
+    with pytest.raises(DependencyError):
+        idempotency.ClaimTable("idem", dynamodb=client).claim(_records(1), now=1_000)
+
+
+def test_a_claim_the_table_refuses_outright_is_a_dependency_error():
+    refused = ClientError({"Error": {"Code": "ValidationException", "Message": "x"}}, "TransactWriteItems")
+
+    with pytest.raises(DependencyError):
+        idempotency.ClaimTable("idem", dynamodb=TransactClient(refused)).claim(_records(1), now=1_000)
+
+
+def test_claim_puts_are_conditional_on_a_free_key_and_return_the_holder():
+    (put,) = [item["Put"] for item in _transact_items(_records(1))]
+
+    assert put["ConditionExpression"] == "attribute_not_exists(#id) OR #expiration < :now"
+    assert put["ExpressionAttributeValues"] == {":now": {"N": "1000"}}
+    assert put["ReturnValuesOnConditionCheckFailure"] == "ALL_OLD"
+    assert put["Item"]["status"] == {"S": "COMPLETED"}
+
+
+def _transact_items(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: list[Any] = []
+
+    class Client:
+        def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+            seen.extend(kwargs["TransactItems"])
+            return {}
+
+    idempotency.ClaimTable("idem", dynamodb=Client()).claim(records, now=1_000)
+    return seen
+
+
+def test_releases_delete_in_batches_of_twenty_five():
+    deleted: list[int] = []
+
+    class Client:
+        def batch_write_item(self, **kwargs: Any) -> dict[str, Any]:
+            deleted.append(len(kwargs["RequestItems"]["idem"]))
+            return {}
+
+    idempotency.ClaimTable("idem", dynamodb=Client()).delete([f"id-{i}" for i in range(30)])
+
+    assert deleted == [25, 5]

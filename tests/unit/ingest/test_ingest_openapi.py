@@ -14,7 +14,7 @@ from payments_core.models import METADATA_KEY_PATTERN
 from payments_core.money import AMOUNT_PATTERN, SUPPORTED_CURRENCIES
 
 ROUTES = {
-    ("/payments", "post"): {"202", "409", "413", "415", "422"},
+    ("/payments", "post"): {"202", "413", "415", "422"},
     ("/payments/batch", "post"): {"207", "413", "415", "422"},
     ("/payments/{transaction_id}", "get"): {"200", "404"},
     ("/payments/{transaction_id}/audit", "get"): {"200", "404"},

@@ -1,7 +1,6 @@
 """Settle, decline and fail against in-memory stand-ins that keep the real guards' semantics."""
 
 import dataclasses
-import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,19 +46,6 @@ class FakeLedger:
         return LedgerWrite(applied=True)
 
 
-class FakeArchive:
-    def __init__(self):
-        self.objects = {}
-        self.attempts = 0
-
-    def put_once(self, key, body):
-        self.attempts += 1
-        if key in self.objects:
-            return False
-        self.objects[key] = body
-        return True
-
-
 class Clock:
     def __init__(self):
         self.now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -84,7 +70,6 @@ def deps():
     return SettlementPorts(
         transactions=transactions,
         ledger=FakeLedger(transactions),
-        archive=FakeArchive(),
         audit=audit,
         completion=audit,
         clock=Clock(),
@@ -97,12 +82,13 @@ def run(deps, action, **fields):
         "transaction_id": TRANSACTION_ID,
         "payment": PAYMENT,
         "checks": PASSED,
+        "received_at": CREATED_AT,
         **fields,
     }
     return process(REQUEST_ADAPTER.validate_python(event), deps)
 
 
-def test_settle_writes_record_archive_status_and_audit(deps):
+def test_settle_writes_record_status_and_audit(deps):
     outcome = run(deps, "settle")
 
     assert outcome.status == Status.SETTLED
@@ -112,11 +98,9 @@ def test_settle_writes_record_archive_status_and_audit(deps):
         "fee": "3.20",
         "net": "96.80",
         "settled_at": "2026-03-02T09:00:01.000000Z",
-        "archive_key": f"archive/2026/03/01/{TRANSACTION_ID}.json",
     }
     assert deps.transactions.status_of(TRANSACTION_ID) == Status.SETTLED
-    assert list(deps.ledger.records) == [TRANSACTION_ID]
-    assert list(deps.archive.objects) == [f"archive/2026/03/01/{TRANSACTION_ID}.json"]
+    assert deps.ledger.records[TRANSACTION_ID]["received_at"] == CREATED_AT
     (row,) = deps.audit.rows.values()
     assert (row.step, row.event, row.action, row.outcome) == (
         "settlement",
@@ -127,63 +111,56 @@ def test_settle_writes_record_archive_status_and_audit(deps):
     assert outcome.first_time
 
 
+def test_settle_reads_nothing_before_its_write(deps, monkeypatch):
+    """Given the transaction's guard refuses what is not open, settle needs no read of the item."""
+    monkeypatch.setattr(deps.transactions, "get", lambda transaction_id: pytest.fail("read before settle"))
+
+    assert run(deps, "settle").status == Status.SETTLED
+
+
+def test_settle_needs_the_received_time_from_the_workflow(deps):
+    event = {"action": "settle", "transaction_id": TRANSACTION_ID, "payment": PAYMENT, "checks": PASSED}
+
+    with pytest.raises(ValueError, match="received_at"):
+        REQUEST_ADAPTER.validate_python(event)
+
+
 def test_settling_twice_settles_once(deps):
     """Given a settled payment, when settle runs again, nothing new is written and the result is the same."""
     first = run(deps, "settle")
     record = dict(deps.ledger.records[TRANSACTION_ID])
-    archived = dict(deps.archive.objects)
 
     second = run(deps, "settle")
 
     assert second.detail == first.detail
     assert deps.ledger.records[TRANSACTION_ID] == record
-    assert deps.archive.objects == archived
     assert len(deps.audit.rows) == 1
     assert not second.first_time
 
 
-def test_settle_after_a_crash_completes_the_archive_and_audit_with_the_earlier_record(deps):
-    """Given a run that wrote record and status together and died before archiving, a retry archives
-    and audits with that record's settlement time."""
+def test_settle_after_a_crash_completes_the_audit_row_with_the_earlier_record(deps):
+    """Given a run that wrote record and status together and died before its audit row, a retry
+    audits with that record's settlement time."""
     run(deps, "settle")
-    deps.archive.objects.clear()
     deps.audit.rows.clear()
 
     retry = run(deps, "settle")
 
-    (body,) = deps.archive.objects.values()
-    assert json.loads(body)["settled_at"] == "2026-03-02T09:00:01.000000Z"
     assert retry.detail["settlement"]["settled_at"] == "2026-03-02T09:00:01.000000Z"
-    assert len(deps.audit.rows) == 1 and retry.first_time
-
-
-def test_a_decline_that_lands_after_the_first_read_leaves_no_settlement_behind(deps, monkeypatch):
-    """Given settle read RECEIVED, When a decline lands before its write, Then the write is refused
-    whole: no settlement record, no archive, the payment stays DECLINED."""
-    stale = deps.transactions.get(TRANSACTION_ID)
-    run(deps, "decline", checks={**PASSED, "fraud": {"outcome": "DECLINE", "score": "0.99", "reasons": []}})
-    monkeypatch.setattr(deps.transactions, "get", lambda transaction_id: dict(stale))
-
-    with pytest.raises(StatusTransitionRejected):
-        run(deps, "settle")
-
-    assert deps.ledger.records == {}
-    assert deps.archive.objects == {}
-    assert deps.transactions.status_of(TRANSACTION_ID) == Status.DECLINED
+    (row,) = deps.audit.rows.values()
+    assert row.detail["settled_at"] == "2026-03-02T09:00:01.000000Z"
+    assert retry.first_time
 
 
 def test_settle_reuses_a_record_whose_status_never_moved(deps):
     """Given a record written before record and status went together, whose status stayed open,
-    a retry moves the status with that record's settlement and archives it."""
+    a retry moves the status with that record's settlement."""
     run(deps, "settle")
-    deps.archive.objects.clear()
     deps.transactions.items[TRANSACTION_ID]["status"] = Status.RECEIVED
     deps.audit.rows.clear()
 
     retry = run(deps, "settle")
 
-    (body,) = deps.archive.objects.values()
-    assert json.loads(body)["settled_at"] == "2026-03-02T09:00:01.000000Z"
     assert retry.detail["settlement"]["settled_at"] == "2026-03-02T09:00:01.000000Z"
     assert deps.transactions.status_of(TRANSACTION_ID) == Status.SETTLED
     assert (
@@ -202,13 +179,13 @@ def test_a_settled_transaction_without_its_record_is_an_error_not_a_new_record(d
 
 
 def test_settle_after_decline_is_rejected_and_writes_nothing(deps):
+    """The transaction's guard refuses the whole write: no settlement record, still DECLINED."""
     run(deps, "decline", checks={**PASSED, "validation": {"outcome": "FAIL", "reasons": ["token_invalid"]}})
 
     with pytest.raises(StatusTransitionRejected):
         run(deps, "settle")
 
     assert deps.ledger.records == {}
-    assert deps.archive.objects == {}
     assert deps.transactions.status_of(TRANSACTION_ID) == Status.DECLINED
 
 
@@ -280,27 +257,27 @@ def test_fail_on_a_final_transaction_is_a_no_op(deps):
 
 
 def test_fail_after_a_settlement_left_half_done_says_it_is_incomplete_and_a_rerun_finishes_it(deps):
-    """Given S3 SlowDown right after the settlement transaction, When the failure path runs, Then it
+    """Given a crash right after the settlement transaction, When the failure path runs, Then it
     writes nothing and reports the payment incomplete; a re-run of settle then completes it."""
 
-    class SlowDownOnce(FakeArchive):
-        def put_once(self, key, body):
-            if not self.attempts:
-                self.attempts += 1
-                raise DependencyError("archive write failed")
-            return super().put_once(key, body)
+    class AuditDownOnce(FakeAudit):
+        def append(self, event):
+            if not getattr(self, "refused", False):
+                self.refused = True
+                raise DependencyError("audit table write failed")
+            return super().append(event)
 
-    deps = dataclasses.replace(deps, archive=SlowDownOnce())
+    audit = AuditDownOnce()
+    deps = dataclasses.replace(deps, audit=audit, completion=audit)
     with pytest.raises(DependencyError):
         run(deps, "settle")
 
-    failed = run(deps, "fail", error={"Error": "DependencyError", "Cause": "archive write failed"})
+    failed = run(deps, "fail", error={"Error": "DependencyError", "Cause": "audit table write failed"})
     assert (failed.status, failed.detail) == (Status.SETTLED, {"complete": False})
-    assert deps.audit.rows == {}
+    assert audit.rows == {}
 
     settled = run(deps, "settle")
     assert settled.first_time
-    assert list(deps.archive.objects) == [f"archive/2026/03/01/{TRANSACTION_ID}.json"]
     assert run(deps, "fail", error={"Error": "X", "Cause": "late"}).detail == {"complete": True}
 
 

@@ -1,20 +1,16 @@
-"""Settlement's pure rules: the fee, the archive key and document, decline reasons, failure text."""
+"""Settlement's pure rules: the fee, decline reasons, failure text."""
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from payments_core.models import Payment
 from payments_core.money import CURRENCY_MINOR_UNITS, SUPPORTED_CURRENCIES
 from settlement_svc.logic import (
     FIXED_FEE,
     MAX_CAUSE_CHARS,
-    archive_document,
-    archive_key,
     decline_reasons,
     describe_failure,
     settlement_fee,
@@ -76,52 +72,6 @@ def test_fee_plus_net_is_the_amount_and_both_are_exact_in_minor_units(currency, 
     assert Decimal(0) <= charge.fee <= amount
     assert charge.fee.as_tuple().exponent == exponent
     assert charge.net.as_tuple().exponent == exponent
-
-
-@pytest.mark.parametrize(
-    ("received", "day"),
-    [
-        (datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC), "2026/03/01"),
-        (datetime(2026, 12, 31, 0, 0, tzinfo=UTC), "2026/12/31"),
-    ],
-)
-def test_archive_key_is_dated_by_the_received_day(received, day):
-    assert archive_key("tx-1", received) == f"archive/{day}/tx-1.json"
-
-
-def test_archive_document_has_amounts_as_strings_and_no_card_token():
-    """Given a settled payment, the archived JSON has no token and no JSON number anywhere."""
-    payment = Payment.model_validate(PAYMENT)
-    record = {
-        "amount": Decimal("12.34"),
-        "fee": Decimal("0.66"),
-        "net": Decimal("11.68"),
-        "settled_at": "2026-03-01T12:00:00.000000Z",
-    }
-    checks = Checks.model_validate(
-        {
-            "validation": {"outcome": "PASS", "reasons": []},
-            "fraud": {"outcome": "APPROVE", "score": "0.00", "reasons": []},
-        }
-    )
-
-    body = archive_document("tx-1", payment, record, checks, "2026-03-01T11:59:59.000000Z")
-
-    assert b"tok_visa_4242" not in body
-    document = json.loads(body, parse_float=lambda text: pytest.fail(f"number {text} in archive"))
-    assert document["payment_method"] == {"type": "card", "brand": "visa", "last4": "4242", "country": "US"}
-    assert (document["amount"], document["fee"], document["net"]) == ("12.34", "0.66", "11.68")
-    assert document["fee_schedule"] == {"rate": "0.029", "fixed": "0.30"}
-    assert document["checks"]["fraud"]["score"] == "0.00"
-
-    def numbers(value):
-        if isinstance(value, dict):
-            return [n for v in value.values() for n in numbers(v)]
-        if isinstance(value, list):
-            return [n for v in value for n in numbers(v)]
-        return [value] if isinstance(value, int | float) and not isinstance(value, bool) else []
-
-    assert numbers(document) == []
 
 
 def checks(validation=None, fraud=None):

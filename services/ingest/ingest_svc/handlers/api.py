@@ -8,7 +8,7 @@ the exception handlers below as ``{"error": {"code", "message", "field"?}}``, wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import CORSConfig
@@ -95,15 +95,6 @@ app.enable_swagger(
     security=[{"apiKey": []}],
 )
 
-# API Gateway stops waiting after 29 s, so an in-progress lock never needs to outlive that.
-DEFAULT_LOCK_MS = 29_000
-
-
-def _remaining_ms() -> Callable[[], int]:
-    """The invocation's time left: an idempotency lock never outlives the request that holds it."""
-    context = app.lambda_context
-    return context.get_remaining_time_in_millis if context is not None else lambda: DEFAULT_LOCK_MS
-
 
 def current_submitter() -> str:
     """The API key id API Gateway resolved for this request: who submitted, and who may read."""
@@ -134,13 +125,12 @@ Dashboard = Annotated[str, Depends(current_dashboard)]
     summary="Submit one payment",
     description=(
         "Queues the payment and answers 202 with its transaction id. The same Idempotency-Key with the "
-        "same body replays the first response with `replayed: true`; with another body it is refused "
-        "(422 `idempotency_key_reused`); while the first request is still running, 409 "
-        "`request_in_progress`. Keys are kept for 24 hours."
+        "same body replays the first response with `replayed: true`, also while the first request is "
+        "still running (the payment is then queued again, and recorded once); with another body it is "
+        "refused (422 `idempotency_key_reused`). Keys are kept for 24 hours."
     ),
     responses={
         202: doc("Accepted and queued.", AcceptedResponse),
-        409: doc("A request with this Idempotency-Key is still in progress (`request_in_progress`)."),
         **COMMON_ERRORS,
         **BODY_ERRORS,
     },
@@ -168,7 +158,6 @@ def post_payment(
         payment.payment(),
         bootstrap.api().accept,
         received_at=now_iso(),
-        remaining_ms=_remaining_ms(),
     )
     if acceptance.transaction_id:
         logger.set_correlation_id(acceptance.transaction_id)
@@ -208,7 +197,6 @@ def post_payment_batch(batch: Annotated[BatchRequest, Body()], submitter: Submit
         batch.payments,
         bootstrap.api().accept,
         received_at=now_iso(),
-        remaining_ms=_remaining_ms(),
     )
     _count(acceptances)
     results = [

@@ -14,8 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest_svc import bootstrap
-from payments_core.errors import MalformedMessage
 from payments_core.observability import get_logger, get_metrics, get_tracer
+from payments_core.streams import shard_id_of
 
 SERVICE = "audit-counters"
 logger = get_logger(SERVICE)
@@ -27,10 +27,7 @@ metrics = get_metrics(SERVICE)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    shard_id = event.get("shardId")
-    if not shard_id:
-        # Without the shard there is no mark to check: counting would be at least once, not once.
-        raise MalformedMessage("the stream event names no shardId; the event source needs a tumbling window")
+    shard_id = shard_id_of(event)
     counted = bootstrap.counters().count(shard_id, list(event.get("Records") or []))
     metrics.add_metric(name="AuditRowsCounted", unit=MetricUnit.Count, value=counted)
     logger.info("audit rows counted", extra={"shard_id": shard_id, "counted": counted})

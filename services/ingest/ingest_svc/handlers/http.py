@@ -32,7 +32,6 @@ from payments_core.errors import (
     NotPermitted,
     PayloadTooLarge,
     PaymentsError,
-    RequestInProgress,
     UnsupportedMediaType,
     error_body,
 )
@@ -43,7 +42,6 @@ STATUS_OF: Final[dict[type[PaymentsError], int]] = {
     MissingApiKey: 403,
     NotPermitted: 403,
     NotFound: 404,
-    RequestInProgress: 409,
     BatchTooLarge: 413,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,

@@ -3,24 +3,31 @@
 Idempotency follows Stripe. A request is identified by (submitter, idempotency key) and its body
 by the canonical payment document, so ``"12.3"`` and ``12.30`` for USD are the same body:
 
-* first time: the payment is queued and its receipt recorded (``replayed: false``);
-* same key, same body: the recorded receipt is replayed with ``replayed: true``, nothing is queued;
-* same key, other body: ``idempotency_key_reused``;
-* same key while the first request is still running: ``request_in_progress``.
+* first time: the payment is queued (``replayed: false``);
+* same key, same body: the receipt is replayed with ``replayed: true``;
+* same key, other body: ``idempotency_key_reused``.
+
+The receipt derives from the transaction id, so the claim records it and nothing is written
+after the send (``ingest_svc.dal.idempotency``). A repeat can therefore find the key claimed
+while the first request is still sending, or after one that crashed before its send: a replay
+whose transaction the consumer has not recorded yet sends the payment's message itself before it
+answers (the consumer's conditional put drops the copy), so no replay answers for a payment
+nobody queued, and none waits or is refused for another request's sake.
 
 A single POST and every batch item take the same path, so a key used in a batch replays on a
 single POST and the other way round. Downstream deduplication does not depend on the records'
 lifetime: the transaction id is derived from the same (submitter, key), and the consumer's
 conditional put refuses a second item for it.
 
-Accepting is a few named steps over one :class:`Submission`: claim the keys, skip the payments
-already recorded, enqueue the rest, answer the keys repeated inside the request. The claims are
-held in one scope (:func:`held_claims`) that releases every claim still open when a step fails.
+Accepting is a few named steps over one :class:`Submission`: claim the keys, look up which of the
+claimed and replayed payments are already recorded, enqueue the rest, answer the keys repeated
+inside the request. The claims are held in one scope (:func:`held_claims`) that releases every
+claim still open when a step fails.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
@@ -39,7 +46,6 @@ from payments_core.errors import (
     IdempotencyKeyReused,
     InvalidRequest,
     PaymentsError,
-    RequestInProgress,
 )
 from payments_core.models import Payment, PaymentMessage
 
@@ -132,20 +138,21 @@ class Submission:
 
 
 class HeldClaims:
-    """The claims this request holds; each is completed or released exactly once."""
+    """The claims this request holds, each kept or released exactly once; and the replays whose
+    payment may still need queueing by this request."""
 
-    def __init__(self, idempotency: IdempotencyPort, slots: Sequence[Slot]) -> None:
+    def __init__(self, idempotency: IdempotencyPort, slots: Sequence[Slot], replays: Sequence[Slot]) -> None:
         self._idempotency = idempotency
         self._open = {slot.index: slot for slot in slots}
+        self.replays = list(replays)
 
     @property
     def slots(self) -> list[Slot]:
         return list(self._open.values())
 
-    def complete(self, slots: Sequence[Slot]) -> None:
-        if slots:
-            self._idempotency.complete([(slot.request, receipt(slot.request)) for slot in slots])
-            self._close(slots)
+    def keep(self, slots: Sequence[Slot]) -> None:
+        """The claim stays: its record already holds what a repeat is answered."""
+        self._close(slots)
 
     def release(self, slots: Sequence[Slot]) -> None:
         if slots:
@@ -158,8 +165,6 @@ class HeldClaims:
 
 
 def _claim_refusal(claim: Claim) -> PaymentsError | None:
-    if claim.state is ClaimState.IN_PROGRESS:
-        return RequestInProgress("a request with this idempotency key is in progress")
     if claim.state is ClaimState.REUSED:
         return _key_reused()
     if claim.state is ClaimState.UNAVAILABLE:
@@ -174,28 +179,27 @@ def _key_reused() -> IdempotencyKeyReused:
 
 
 @contextmanager
-def held_claims(
-    submission: Submission, idempotency: IdempotencyPort, remaining_ms: Callable[[], int]
-) -> Iterator[HeldClaims]:
+def held_claims(submission: Submission, idempotency: IdempotencyPort) -> Iterator[HeldClaims]:
     """Claim the first occurrence of every key; hold the new ones until the block ends.
 
-    Keys another request holds or recorded are decided here. A claim still open when the block
-    ends, by an error above all, is released at once: the client's retry must not meet
-    ``request_in_progress``.
+    Keys refused here are decided here; keys already claimed with the same body are replays, held
+    until their payment is known to be queued. A claim still open when the block ends, by an
+    error above all, is released at once, so that the client's retry claims the key afresh.
     """
     slots = list(submission.firsts.values())
-    claims = idempotency.claim([slot.request for slot in slots], remaining_ms=remaining_ms) if slots else []
+    claims = idempotency.claim([slot.request for slot in slots]) if slots else []
     new: list[Slot] = []
+    replays: list[Slot] = []
     for slot, claim in zip(slots, claims, strict=True):
         refusal = _claim_refusal(claim)
         if claim.state is ClaimState.COMPLETED:
-            submission.replay(slot, claim.response)
+            replays.append(slot)
         elif refusal is not None:
             tid = None if claim.state is ClaimState.REUSED else slot.request.transaction_id
             submission.reject(slot.index, slot.request.idempotency_key, refusal, tid)
         else:
             new.append(slot)
-    held = HeldClaims(idempotency, new)
+    held = HeldClaims(idempotency, new, replays)
     try:
         yield held
     finally:
@@ -203,45 +207,67 @@ def held_claims(
 
 
 def skip_recorded(submission: Submission, held: HeldClaims, recorded: RecordedPort) -> None:
-    """Decide the claimed payments whose transaction exists already (their key's record expired).
+    """Decide the payments whose transaction exists already, claimed or replayed, in one lookup.
 
-    The same body replays the transaction (and its idempotency record is written again); another
-    body is ``idempotency_key_reused``. Without this the API would answer "accepted" for a payment
-    the consumer then refuses as a conflict.
+    A new claim whose transaction exists had its key's record expire: the same body replays the
+    transaction (the new claim records it again), another body is ``idempotency_key_reused``.
+    Without this the API would answer "accepted" for a payment the consumer then refuses as a
+    conflict. A replay whose transaction exists is answered; one whose transaction does not exist
+    yet stays held, to be queued again by :func:`enqueue`.
     """
-    if not held.slots:
+    looked_up = [*held.slots, *held.replays]
+    if not looked_up:
         return
-    hashes = recorded.payload_hashes([slot.request.transaction_id for slot in held.slots])
+    hashes = recorded.payload_hashes([slot.request.transaction_id for slot in looked_up])
     if not hashes:
         return
+
+    def same(slot: Slot) -> bool:
+        return hashes[slot.request.transaction_id] == slot.request.payload_hash
+
     found = [slot for slot in held.slots if slot.request.transaction_id in hashes]
-    replays = [slot for slot in found if hashes[slot.request.transaction_id] == slot.request.payload_hash]
-    conflicts = [slot for slot in found if hashes[slot.request.transaction_id] != slot.request.payload_hash]
-    held.complete(replays)
+    replays = [slot for slot in found if same(slot)]
+    conflicts = [slot for slot in found if not same(slot)]
+    held.keep(replays)
     held.release(conflicts)
     for slot in replays:
         submission.replay(slot)
     for slot in conflicts:
         submission.reject(slot.index, slot.request.idempotency_key, _key_reused())
+    answered = [slot for slot in held.replays if slot.request.transaction_id in hashes]
+    held.replays = [slot for slot in held.replays if slot.request.transaction_id not in hashes]
+    for slot in answered:
+        if same(slot):
+            submission.replay(slot)
+        else:
+            submission.reject(slot.index, slot.request.idempotency_key, _key_reused())
 
 
 def enqueue(
     submission: Submission, held: HeldClaims, queue: QueuePort, *, submitter: str, received_at: str
 ) -> None:
-    """Queue every payment still held; one the queue refused is rejected and its key released."""
-    if not held.slots:
+    """Queue every payment still held, and every replay not recorded yet.
+
+    A new payment the queue refused is rejected and its key released. A replay the queue refused
+    is rejected as retryable and its key kept: the claim is another request's.
+    """
+    slots, replays = held.slots, held.replays
+    if not slots and not replays:
         return
-    slots = held.slots
-    failed = queue.send([_message(slot.request, submitter, received_at) for slot in slots])
+    failed = queue.send([_message(slot.request, submitter, received_at) for slot in (*slots, *replays)])
+    error = EnqueueFailed("the payment could not be queued; retry with the same idempotency key")
     refused = [slot for slot in slots if slot.request.transaction_id in failed]
     held.release(refused)
-    for slot in refused:
-        error = EnqueueFailed("the payment could not be queued; retry with the same idempotency key")
-        submission.reject(slot.index, slot.request.idempotency_key, error, slot.request.transaction_id)
     enqueued = [slot for slot in slots if slot.request.transaction_id not in failed]
-    held.complete(enqueued)
+    held.keep(enqueued)
+    held.replays = []
+    for slot in (*refused, *(slot for slot in replays if slot.request.transaction_id in failed)):
+        submission.reject(slot.index, slot.request.idempotency_key, error, slot.request.transaction_id)
     for slot in enqueued:
         submission.accept(slot)
+    for slot in replays:
+        if slot.request.transaction_id not in failed:
+            submission.replay(slot)
 
 
 def _message(request: IdempotentRequest, submitter: str, received_at: str) -> PaymentMessage:
@@ -274,7 +300,6 @@ def accept_payments(
     ports: AcceptPorts,
     *,
     received_at: str,
-    remaining_ms: Callable[[], int],
 ) -> list[Acceptance]:
     """Queue every new valid payment once; replay or reject the rest. One Acceptance per entry, in order.
 
@@ -284,7 +309,7 @@ def accept_payments(
     idempotency records released, so sending the same key again works.
     """
     submission = Submission(submitter, entries)
-    with held_claims(submission, ports.idempotency, remaining_ms) as held:
+    with held_claims(submission, ports.idempotency) as held:
         skip_recorded(submission, held, ports.recorded)
         enqueue(submission, held, ports.queue, submitter=submitter, received_at=received_at)
     answer_repeats(submission)
@@ -298,7 +323,6 @@ def accept_payment(
     ports: AcceptPorts,
     *,
     received_at: str,
-    remaining_ms: Callable[[], int],
 ) -> Acceptance:
     """One payment under its key: the same rules as a batch item, so keys replay across both."""
     (acceptance,) = accept_payments(
@@ -306,6 +330,5 @@ def accept_payment(
         [Entry(idempotency_key, payment)],
         ports,
         received_at=received_at,
-        remaining_ms=remaining_ms,
     )
     return acceptance

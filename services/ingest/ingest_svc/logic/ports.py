@@ -6,7 +6,7 @@ The audit and completion ports are shared by every service (``payments_core``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
@@ -39,17 +39,15 @@ class IdempotentRequest:
 class ClaimState(StrEnum):
     NEW = "new"
     COMPLETED = "completed"
-    IN_PROGRESS = "in_progress"
     REUSED = "reused"
     UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True)
 class Claim:
-    """What the idempotency store said about a request: ours to run, or the recorded response."""
+    """What the idempotency store said about a request: ours to run, a replay, or refused."""
 
     state: ClaimState
-    response: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,19 +57,15 @@ class WorkflowRun:
 
 
 class IdempotencyPort(Protocol):
-    def claim(self, requests: Sequence[IdempotentRequest], *, remaining_ms: Callable[[], int]) -> list[Claim]:
-        """Mark each request in progress until the invocation ends; one Claim per request, in order.
+    def claim(self, requests: Sequence[IdempotentRequest]) -> list[Claim]:
+        """Record each request's key and body unless the key is taken; one Claim per request, in order.
 
-        Never raises per item.
+        A claim is final when written: a repeat of the key replays it. Never raises per item.
         """
         ...
 
-    def complete(self, done: Sequence[tuple[IdempotentRequest, dict[str, Any]]]) -> None:
-        """Record the response of each request so that a retry replays it."""
-        ...
-
     def release(self, requests: Sequence[IdempotentRequest]) -> None:
-        """Forget the in-progress records of requests that did not go through, so a retry can."""
+        """Forget the records of requests that did not go through, so that a retry claims afresh."""
         ...
 
 

@@ -17,7 +17,7 @@ from ingest_svc.logic.ports import TransactionsPort
 from payments_core.clock import parse_iso
 from payments_core.errors import InvalidRequest, PaymentsError, TransactionNotFound
 from payments_core.models import Status
-from payments_core.money import format_amount
+from payments_core.money import decimal_strings, format_amount
 
 DEFAULT_AUDIT_WINDOW: Final[timedelta] = timedelta(hours=1)
 AUDIT_EARLIEST: Final[datetime] = datetime(1970, 1, 1, tzinfo=UTC)
@@ -27,17 +27,6 @@ NOT_VISIBLE_YET: Final[str] = (
     "transaction not found; an accepted payment becomes visible once the queue consumer has recorded it, "
     "usually well under a second after the 202, so retry shortly if you just submitted it"
 )
-
-
-def _strings(value: Any) -> Any:
-    """Numbers inside stored maps as exact decimal strings; JSON clients never see a binary float."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: _strings(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_strings(item) for item in value]
-    return value
 
 
 def owned_transaction(submitter: str, tid: str, transactions: TransactionsPort) -> dict[str, Any]:
@@ -59,11 +48,11 @@ def _is_uuid(text: str) -> bool:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(_strings(value))
+    return None if value is None else str(decimal_strings(value))
 
 
 def _map(value: Any) -> dict[str, Any] | None:
-    return _strings(value) if isinstance(value, dict) else None
+    return decimal_strings(value) if isinstance(value, dict) else None
 
 
 def payment_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +80,7 @@ def payment_view(item: dict[str, Any]) -> dict[str, Any]:
             if isinstance(card, dict) and "type" in card
             else None
         ),
-        "decline_reasons": [str(r) for r in _strings(list(reasons))]
+        "decline_reasons": [str(r) for r in decimal_strings(list(reasons))]
         if isinstance(reasons, list | set)
         else [],
         "validation": _map(item.get("validation")),
@@ -105,7 +94,7 @@ def payment_view(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def audit_events(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [_strings(row) for row in rows]
+    return [decimal_strings(row) for row in rows]
 
 
 @dataclass(frozen=True)
