@@ -69,9 +69,12 @@ class Backoff:
 def retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
-    try:
-        seconds = float(value)
-    except ValueError:
+    # RFC 9110: Retry-After is whole delay-seconds or an HTTP date.
+    seconds: float
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        seconds = int(text)
+    else:
         try:
             seconds = parsedate_to_datetime(value).timestamp() - time.time()
         except (TypeError, ValueError):
