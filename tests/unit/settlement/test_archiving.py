@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from payments_core.errors import DependencyError
+from payments_core.models import example_payment
 from settlement_svc.archiving import SettledRecord, archive_batch, archive_body, archive_document, archive_key
 
 SHARD = "shardId-0001"
@@ -14,20 +15,10 @@ SHARD = "shardId-0001"
 def settled_item(n: int, day: str = "2026-03-02") -> dict:
     """A transaction item as the stream's new image holds it once SETTLED (numbers are Decimal)."""
     return {
+        **example_payment(),
         "transaction_id": f"tx-{n}",
         "status": "SETTLED",
-        "merchant_id": "m_123",
-        "reference": "order-1001",
         "amount": Decimal("12.34"),
-        "currency": "USD",
-        "payment_method": {
-            "type": "card",
-            "token": "tok_visa_4242",
-            "last4": "4242",
-            "brand": "visa",
-            "country": "US",
-        },
-        "customer": {"id": "c_42", "country": "US"},
         "metadata": {"cart": "a1"},
         "validation": {"outcome": "PASS", "reasons": [], "checked_at": "t"},
         "fraud": {"outcome": "APPROVE", "score": Decimal("0.00"), "reasons": []},
