@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from payments_core.audit import AuditEvent
-from payments_core.completion import MARKER_ROWS
 from payments_core.models import Status
 from payments_core.transactions import GuardedWrite
 
@@ -28,11 +27,6 @@ class FakeAudit:
         self.rows[key] = event
         self.stamps[key] = at or datetime.now()
         return True
-
-    def is_complete(self, transaction_id: str, status: Any) -> bool:
-        """The completion marker: the final step's audit row, written last."""
-        marker = MARKER_ROWS.get(status)
-        return marker is not None and (transaction_id, marker) in self.rows
 
     def _row(self, key: tuple[str, str]) -> dict[str, Any]:
         event = self.rows[key]
@@ -85,7 +79,9 @@ class FakeTransactions:
             if tid in self.items and "payload_hash" in self.items[tid]
         }
 
-    def transition(self, transaction_id: str, to: Status, fields: dict[str, Any], now: str) -> GuardedWrite:
+    def transition(
+        self, transaction_id: str, to: Status, fields: dict[str, Any], now: str, *, attempt: str | None = None
+    ) -> GuardedWrite:
         from payments_core.errors import TransactionNotFound
 
         item = self.items.get(transaction_id)
@@ -93,24 +89,10 @@ class FakeTransactions:
             raise TransactionNotFound("never received")
         if item["status"] not in (Status.RECEIVED, Status.FAILED):
             return GuardedWrite(applied=False, item=dict(item))
+        if attempt is not None and (item.get("failure") or {}).get("execution") == attempt:
+            return GuardedWrite(applied=False, item=dict(item))
         item.update(fields, status=to, updated_at=now)
         return GuardedWrite(applied=True)
 
     def status_of(self, transaction_id: str) -> Any:
         return self.items[transaction_id]["status"]
-
-
-class FakeStore:
-    """A check's map on the transaction item; ``final`` stands for a SETTLED or DECLINED item, which
-    keeps the ``earlier`` result and takes no new one."""
-
-    def __init__(self, final: bool = False, earlier: dict[str, Any] | None = None) -> None:
-        self.final = final
-        self.earlier = earlier
-        self.written: list[tuple[str, dict[str, Any]]] = []
-
-    def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
-        if self.final:
-            return self.earlier
-        self.written.append((transaction_id, result))
-        return None

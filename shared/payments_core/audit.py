@@ -1,17 +1,19 @@
 """The append-only audit table and its daily counters.
 
-Row key: ``pk = transaction_id``, ``sk = "<step>#<event>"``. Both derive from the payment, so a
-retried step writes the same key and ``attribute_not_exists`` lets it land once: each row in the
-table is a fact that happened exactly once, and so is each INSERT record of the table's stream.
+Row key: ``pk = transaction_id``, ``sk = "<step>#<event>"``. Both derive from the state change
+the row records, and so does every other attribute of the row: a row written again is the same
+row. Most rows are derived from the transactions table's stream (``payments_core.audit_trail``);
+the few that no transaction write stands for are appended with ``attribute_not_exists``. Each
+row is a fact that happened exactly once, and so is each INSERT record of the table's stream.
 
 Dashboards read a time range (``payments_core.audit_reader``) through the ``by_day_shard`` GSI:
 ``gsi1pk = "<day>#<shard>"`` spreads a day over ``AUDIT_SHARDS`` partitions (one partition takes
 1,000 WCU/s, about 250 payments/s if the key were the day alone); ``gsi1sk =
 "<at>#<transaction_id>#<sk>"`` orders rows in time and stays unique.
 
-The daily counters (``pk = "counter#<day>"``, ``sk`` the action) are kept off the hot path: a
-step writes its row alone, and :class:`AuditCounters` adds the stream's INSERT records to the
-counters. Stream delivery is at least once, so each stream shard has a high-water mark
+The daily counters (``pk = "counter#<day>"``, ``sk`` the action) are kept off the hot path:
+:class:`AuditCounters` adds the stream's INSERT records to the counters. Stream delivery is at
+least once, so each stream shard has a high-water mark
 (:mod:`payments_core.streams`), the sequence number of the last record counted, and every
 increment is written in one TransactWriteItems with the mark it moves: a redelivered record is
 at or below the mark and counts nothing.
@@ -73,24 +75,30 @@ class AuditTable(DynamoTable):
         self._shards = shards or get_settings().audit_shards
 
 
+def audit_row(event: AuditEvent, stamp: str, shards: int) -> dict[str, Any]:
+    """The row of ``event`` stamped ``stamp``: its key, its content and its ``by_day_shard`` keys."""
+    sk = f"{event.step}#{event.event}"
+    gsi1pk, gsi1sk = _gsi_keys(event.transaction_id, sk, stamp, shards)
+    return {
+        "pk": event.transaction_id,
+        "sk": sk,
+        "transaction_id": event.transaction_id,
+        "at": stamp,
+        "action": event.action,
+        "actor": event.actor,
+        "detail": event.detail,
+        "outcome": event.outcome,
+        "gsi1pk": gsi1pk,
+        "gsi1sk": gsi1sk,
+    }
+
+
 class AuditWriter(AuditTable):
+    """Rows that no transaction write stands for (a conflicting payload, an operator's replay)."""
+
     def append(self, event: AuditEvent, *, at: datetime | None = None) -> bool:
         """Write the row once. False if this row already exists. The stream counts it."""
-        stamp = iso(at or utc_now())
-        sk = f"{event.step}#{event.event}"
-        gsi1pk, gsi1sk = _gsi_keys(event.transaction_id, sk, stamp, self._shards)
-        row = {
-            "pk": event.transaction_id,
-            "sk": sk,
-            "transaction_id": event.transaction_id,
-            "at": stamp,
-            "action": event.action,
-            "actor": event.actor,
-            "detail": event.detail,
-            "outcome": event.outcome,
-            "gsi1pk": gsi1pk,
-            "gsi1sk": gsi1sk,
-        }
+        row = audit_row(event, iso(at or utc_now()), self._shards)
         try:
             self._client.put_item(
                 TableName=self._table, Item=serialize(row), ConditionExpression="attribute_not_exists(sk)"

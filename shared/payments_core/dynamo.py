@@ -5,9 +5,10 @@ Numbers are Decimal both ways; a float is a bug and is refused.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -15,6 +16,13 @@ from botocore.exceptions import ClientError
 from payments_core import aws
 from payments_core.errors import DependencyError
 from payments_core.settings import get_settings
+
+# BatchWriteItem takes at most 25 requests; what DynamoDB leaves unprocessed is sent again a few
+# times with a short backoff before the write fails as a dependency error (the caller's batch is
+# retried whole).
+BATCH_WRITE_LIMIT: Final = 25
+_BATCH_WRITE_ATTEMPTS: Final = 4
+_BATCH_WRITE_BACKOFF_SECONDS: Final = 0.05
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -90,3 +98,28 @@ class DynamoTable:
             raise DependencyError(f"{what} failed") from exc
         item = response.get("Item")
         return deserialize(item) if item else None
+
+    def _put_batch(self, items: Sequence[dict[str, Any]], key: Sequence[str], what: str) -> int:
+        """Put every item with BatchWriteItem, 25 a call; the number of distinct items written.
+
+        Only for items whose content is fixed by their key (a put that lands twice writes the same
+        item): BatchWriteItem takes no condition. Items with the same key are sent once, since one
+        call refuses a key twice.
+        """
+        unique = {tuple(str(item[name]) for name in key): item for item in items}
+        pending = [{"PutRequest": {"Item": serialize(item)}} for item in unique.values()]
+        for start in range(0, len(pending), BATCH_WRITE_LIMIT):
+            request = {self._table: pending[start : start + BATCH_WRITE_LIMIT]}
+            for attempt in range(_BATCH_WRITE_ATTEMPTS):
+                if attempt:
+                    time.sleep(_BATCH_WRITE_BACKOFF_SECONDS * 2**attempt)
+                try:
+                    response = self._client.batch_write_item(RequestItems=request)
+                except ClientError as exc:
+                    raise DependencyError(f"{what} failed") from exc
+                request = response.get("UnprocessedItems") or {}
+                if not request.get(self._table):
+                    break
+            else:
+                raise DependencyError(f"{what} throttled; retry")
+        return len(unique)

@@ -1,16 +1,19 @@
-"""Guarded writes to the transactions table shared by the workflow steps.
+"""Guarded writes to the transactions table: one write per state change of a payment.
 
-Nobody rewrites the whole item once ingest has put it. A check (validation, fraud) sets only its
-own map, so the parallel branches cannot overwrite each other whichever finishes first. Status
-moves forward only: ``RECEIVED -> SETTLED | DECLINED | FAILED`` and ``FAILED -> any of them``
-(a redelivery or a DLQ replay retries the workflow); ``SETTLED`` and ``DECLINED`` are final.
-Every guard names ``status`` through ``ExpressionAttributeNames``: it is a DynamoDB reserved word.
+Nobody rewrites the whole item once ingest has put it. Status moves forward only:
+``RECEIVED -> SETTLED | DECLINED | FAILED`` and ``FAILED -> any of them`` (a redelivery or a DLQ
+replay retries the workflow); ``SETTLED`` and ``DECLINED`` are final. The checks (validation,
+fraud) write nothing: their results reach the item in the write that makes it final. A failure
+is recorded once per attempt: ``FAILED -> FAILED`` is refused to the attempt that wrote it. So
+every write that lands is a state change, and the stream's records are the audit trail's source
+(``payments_core.audit_trail``). Every guard names ``status`` through ``ExpressionAttributeNames``:
+it is a DynamoDB reserved word.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
@@ -37,18 +40,6 @@ class GuardedWrite:
         return Status(value) if value else None
 
 
-class ResultPort(Protocol):
-    """What a check's logic needs to store its result: the step's store, or a fake in tests."""
-
-    def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
-        """Store the result on the transaction.
-
-        When the transaction is already final nothing is written, and the result stored by the
-        earlier run is returned instead (None if it holds none).
-        """
-        ...
-
-
 class TransactionStore(DynamoTable):
     table_setting = "transactions_table"
 
@@ -72,58 +63,49 @@ class TransactionStore(DynamoTable):
             return GuardedWrite(applied=False, item=deserialize(item) if item else None)
         return GuardedWrite(applied=True)
 
-    def record_check(
-        self, transaction_id: str, attribute: str, result: dict[str, Any], now: str
-    ) -> dict[str, Any] | None:
-        """``SET <attribute> = :result``; refused only when the transaction is already final.
-
-        Returns None when the result was stored; when the write was refused, the result an earlier
-        run stored under ``attribute`` (None if it holds none). An absent status is allowed:
-        UpdateItem creates the item, so a branch that runs before ingest's item is visible still
-        lands its result.
-        """
-        write = self._guarded_update(
-            transaction_id,
-            f"recording {attribute}",
-            UpdateExpression="SET #check = :check, #updated_at = :now",
-            ConditionExpression=f"attribute_not_exists(#status) OR {_OPEN_GUARD}",
-            ExpressionAttributeNames={"#check": attribute, "#updated_at": "updated_at", "#status": "status"},
-            ExpressionAttributeValues=serialize({":check": result, ":now": now, **_OPEN_VALUES}),
-        )
-        if write.applied or write.item is None:
-            return None
-        earlier = write.item.get(attribute)
-        return earlier if isinstance(earlier, dict) else None
-
-    def transition(self, transaction_id: str, to: Status, fields: dict[str, Any], now: str) -> GuardedWrite:
+    def transition(
+        self, transaction_id: str, to: Status, fields: dict[str, Any], now: str, *, attempt: str | None = None
+    ) -> GuardedWrite:
         """Move the status to ``to`` from an open status, setting ``fields`` in the same write.
 
         A refused write carries the item, so the caller can tell a re-run (already at ``to``) from
-        a real conflict. A missing item, or one without a status, was never received.
+        a real conflict. A missing item, or one without a status, was never received. With
+        ``attempt`` (a failure's execution), the write is also refused when that attempt's failure
+        is the one recorded.
         """
         write = self._guarded_update(
-            transaction_id, f"moving the status to {to.value}", **transition_update(to, fields, now)
+            transaction_id,
+            f"moving the status to {to.value}",
+            **transition_update(to, fields, now, attempt=attempt),
         )
         if not write.applied and write.status is None:
             raise TransactionNotFound(f"transaction {transaction_id} has not been received")
         return write
 
 
-def transition_update(to: Status, fields: dict[str, Any], now: str) -> dict[str, Any]:
+def transition_update(
+    to: Status, fields: dict[str, Any], now: str, *, attempt: str | None = None
+) -> dict[str, Any]:
     """The UpdateItem arguments that move the status to ``to`` from an open status, with ``fields``.
 
-    Also the ``Update`` of a TransactWriteItems that moves the status together with another write.
+    With ``attempt``, ``fields["failure"]["execution"]`` is that attempt, and the guard refuses an
+    item whose recorded failure is already that attempt's.
     """
     names = {"#status": "status", "#updated_at": "updated_at"}
+    condition = _OPEN_GUARD
     values: dict[str, Any] = {":to": to.value, ":now": now, **_OPEN_VALUES}
     assignments = ["#status = :to", "#updated_at = :now"]
     for index, (name, value) in enumerate(fields.items()):
         names[f"#f{index}"] = name
         values[f":f{index}"] = value
         assignments.append(f"#f{index} = :f{index}")
+    if attempt is not None:
+        names.update({"#failure": "failure", "#execution": "execution"})
+        values[":attempt"] = attempt
+        condition += " AND (attribute_not_exists(#failure.#execution) OR #failure.#execution <> :attempt)"
     return {
         "UpdateExpression": "SET " + ", ".join(assignments),
-        "ConditionExpression": _OPEN_GUARD,
+        "ConditionExpression": condition,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": serialize(values),
     }

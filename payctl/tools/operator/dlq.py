@@ -29,8 +29,6 @@ from payctl.tools.connection import Connection
 from payctl.tools.operator.audit import OperatorAudit
 from payctl.tools.operator.queues import SQS_BATCH, make_visible
 from payctl.tools.operator.status import audit_shards
-from payments_core.completion import MARKER_ROWS
-from payments_core.models import Status
 
 # Long enough to read a DLQ of a few thousand messages (or replay them) without seeing one twice.
 _HOLD_SECONDS = 300
@@ -52,8 +50,6 @@ class DlqMessage:
     sent_at: datetime | None
     failure_reason: str | None = None
     payment_status: str | None = None
-    # The final step's last audit row (payments_core.completion) exists: every effect does.
-    completion_marked: bool = False
 
     @property
     def age(self) -> timedelta | None:
@@ -61,10 +57,9 @@ class DlqMessage:
 
     @property
     def complete(self) -> bool:
-        """Done: a final status *and* its completion marker. A final status alone is not done (a
-        crash after the status write can have left the archive or the last row out), and such a
-        message must be replayed: the re-run completes the missing effects."""
-        return self.payment_status in COMPLETE_STATUSES and self.completion_marked
+        """Done: a final status. It is the workflow's last write; what follows from it (the audit
+        rows, the settlement record, the archive entry) the stream delivers, so a replay adds nothing."""
+        return self.payment_status in COMPLETE_STATUSES
 
     @property
     def attributes(self) -> dict[str, str]:
@@ -218,7 +213,6 @@ class Dlq:
         receives = int(attributes.get("ApproximateReceiveCount", 0))
         rows = self._audit_rows(transaction_id) if transaction_id else []
         status = self._payment_status(transaction_id) if transaction_id else None
-        marker = MARKER_ROWS.get(Status(status)) if status in COMPLETE_STATUSES else None
         return DlqMessage(
             message_id=message["MessageId"],
             receipt_handle=message["ReceiptHandle"],
@@ -235,7 +229,6 @@ class Dlq:
             sent_at=datetime.fromtimestamp(int(sent) / 1000, UTC) if sent else None,
             failure_reason=self._failure_reason(rows),
             payment_status=status,
-            completion_marked=marker is not None and any(row["sk"]["S"] == marker for row in rows),
         )
 
     @contextmanager

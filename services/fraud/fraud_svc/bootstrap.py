@@ -6,15 +6,13 @@ Built on first use and kept for the execution environment; tests swap them with
 
 from __future__ import annotations
 
-from fraud_svc.dal import CustomerVelocity, FraudStore
-from fraud_svc.logic import FraudPorts
-from payments_core.audit import AuditWriter
-from payments_core.transactions import TransactionStore
+from fraud_svc.dal import CustomerVelocity
+from fraud_svc.logic import VelocityPort
 from payments_core.wiring import CompositionRoot
 
 
-def _fraud_ports() -> FraudPorts:
-    return FraudPorts(velocity=CustomerVelocity(), store=FraudStore(TransactionStore()), audit=AuditWriter())
+def _velocity() -> VelocityPort:
+    return CustomerVelocity()
 
 
-fraud: CompositionRoot[FraudPorts] = CompositionRoot(_fraud_ports)
+fraud: CompositionRoot[VelocityPort] = CompositionRoot(_velocity)

@@ -1,4 +1,4 @@
-"""The fraud step's only AWS access: the velocity count, its map on the transaction, the audit table."""
+"""The fraud step's only AWS access: the velocity count (it writes nothing)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from payments_core.clock import now_iso
 from payments_core.dynamo import DynamoTable, serialize
 from payments_core.errors import DependencyError
 from payments_core.observability import get_tracer
-from payments_core.transactions import TransactionStore
 
-ATTRIBUTE = "fraud"
 CUSTOMER_INDEX = "by_customer"
 
 tracer = get_tracer("fraud")
@@ -52,14 +49,3 @@ class CustomerVelocity(DynamoTable):
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         except ClientError as exc:
             raise DependencyError("customer velocity query failed") from exc
-
-
-class FraudStore:
-    """Writes only ``SET fraud = :f, updated_at = :now``, never the rest of the item."""
-
-    def __init__(self, transactions: TransactionStore) -> None:
-        self._transactions = transactions
-
-    @tracer.capture_method(capture_response=False)
-    def record(self, transaction_id: str, result: dict[str, Any]) -> dict[str, Any] | None:
-        return self._transactions.record_check(transaction_id, ATTRIBUTE, result, now_iso())

@@ -57,17 +57,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Final, Protocol
 
 from fraud_svc.models import FraudRequest, FraudResult, PaymentToScore
-from payments_core.audit import AuditEvent, AuditPort
 from payments_core.clock import iso, utc_now
-
-if TYPE_CHECKING:
-    from payments_core.transactions import ResultPort
-
-STEP: Final = "fraud"
-ACTOR: Final = "fraud"
 
 DECLINE_THRESHOLD: Final = Decimal("0.75")
 SCORE_PLACES: Final = Decimal("0.01")
@@ -202,57 +195,23 @@ class VelocityPort(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class FraudPorts:
-    velocity: VelocityPort
-    store: ResultPort
-    audit: AuditPort
-
-
-@dataclass(frozen=True)
-class Scored:
-    result: FraudResult
-    # False on a re-run: the audit row (and so the metric) was already written by an earlier run.
-    first_time: bool
-
-
 def score_payment(
-    request: FraudRequest,
-    ports: FraudPorts,
-    *,
-    clock: Callable[[], datetime] = utc_now,
-) -> Scored:
-    """Score the payment, store the decision on the transaction and append the audit row.
-
-    A transaction that is already final is a re-run of a finished workflow: its stored decision
-    is returned and nothing new is written.
-    """
+    request: FraudRequest, velocity: VelocityPort, *, clock: Callable[[], datetime] = utc_now
+) -> FraudResult:
+    """Score the payment. Nothing is written: the decision reaches the transaction item, and its
+    audit row, with the final status (settlement's write). A re-run scores again, with the
+    velocity of its own time; only the decision of the attempt that completes is recorded."""
     now = clock()
     customer_id = request.payment.customer.id if request.payment.customer else None
     recent = (
-        ports.velocity.recent_transactions(customer_id, iso(now - VELOCITY_WINDOW), request.transaction_id)
+        velocity.recent_transactions(customer_id, iso(now - VELOCITY_WINDOW), request.transaction_id)
         if customer_id
         else None
     )
     assessment = assess(request.payment, recent)
-    result = FraudResult(
+    return FraudResult(
         outcome="DECLINE" if assessment.declined else "APPROVE",
         score=str(assessment.score),
         reasons=list(assessment.reasons),
         checked_at=iso(now),
     )
-    earlier = ports.store.record(request.transaction_id, result.model_dump())
-    if earlier is not None:
-        result = FraudResult.model_validate(earlier)
-    first_time = ports.audit.append(
-        AuditEvent(
-            transaction_id=request.transaction_id,
-            step=STEP,
-            event="completed",
-            action=f"fraud.{'declined' if result.outcome == 'DECLINE' else 'approved'}",
-            actor=ACTOR,
-            detail={"outcome": result.outcome, "score": result.score, "reasons": list(result.reasons)},
-            outcome=result.outcome,
-        )
-    )
-    return Scored(result=result, first_time=first_time)

@@ -1,6 +1,6 @@
 """The ingest functions' composition root: the only place that builds their adapters.
 
-One root per function (the API, the queue consumer, the audit counters), each built on first use
+One root per function (the API, the queue consumer, the audit trail and its counters), each built on first use
 and kept for the execution environment. Tests swap a function's adapters with
 ``bootstrap.<function>.override(...)``. Nothing here imports what another function does not need:
 the consumer's cold start never loads the API's models.
@@ -19,7 +19,7 @@ from ingest_svc.logic.ports import TransactionsPort
 from ingest_svc.logic.record import RecordPorts
 from payments_core.audit import AuditCounters, AuditWriter
 from payments_core.audit_reader import AuditReader, AuditReadPort
-from payments_core.completion import CompletionMarkers
+from payments_core.audit_trail import AuditTrail
 from payments_core.wiring import CompositionRoot
 
 
@@ -40,14 +40,10 @@ def _api_ports() -> ApiPorts:
 
 
 def _consumer_ports() -> RecordPorts:
-    return RecordPorts(
-        transactions=TransactionsTable(),
-        audit=AuditWriter(),
-        workflow=Workflow(),
-        completion=CompletionMarkers(),
-    )
+    return RecordPorts(transactions=TransactionsTable(), audit=AuditWriter(), workflow=Workflow())
 
 
 api: CompositionRoot[ApiPorts] = CompositionRoot(_api_ports)
 consumer: CompositionRoot[RecordPorts] = CompositionRoot(_consumer_ports)
+audit_trail: CompositionRoot[AuditTrail] = CompositionRoot(AuditTrail)
 counters: CompositionRoot[AuditCounters] = CompositionRoot(AuditCounters)

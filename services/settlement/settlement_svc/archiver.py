@@ -1,4 +1,4 @@
-"""DynamoDB stream handler: the transactions that became SETTLED, archived to S3 in batches.
+"""DynamoDB stream handler: the transactions that became SETTLED, recorded and archived in batches.
 
 The event source's filter delivers only records whose new image is SETTLED. As for the audit
 counters, the tumbling window is there only because that is how Lambda names the batch's stream
@@ -41,9 +41,8 @@ def settled_records(records: list[dict[str, Any]]) -> list[SettledRecord]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     shard_id = shard_id_of(event)
     ports = bootstrap.archiver()
-    archived = archive_batch(
-        shard_id, settled_records(list(event.get("Records") or [])), objects=ports.objects, marks=ports.marks
-    )
+    records = settled_records(list(event.get("Records") or []))
+    archived = archive_batch(shard_id, records, ledger=ports.ledger, objects=ports.objects, marks=ports.marks)
     metrics.add_metric(name="PaymentsArchived", unit=MetricUnit.Count, value=archived)
     logger.info("settlements archived", extra={"shard_id": shard_id, "archived": archived})
     # A tumbling-window source treats a response without "state" as a failed invocation.

@@ -1,9 +1,13 @@
-"""The archive: settled payments from the transactions table's stream, many to an S3 object.
+"""The settlement records and the archive: settled payments from the transactions table's stream.
 
-A payment's SETTLED status (written in one transaction with its settlement record) is the state
-change the archive entry derives from: the stream delivers it at least once and retries a batch
-until it succeeds, so no settle step has to write, or re-check, an archive object of its own,
-and one ``PutObject`` holds a whole batch instead of one payment.
+A payment's SETTLED status is the state change its settlement record and its archive entry
+derive from: the stream delivers it at least once and retries a batch until it succeeds, so the
+settle step writes the status alone, one ``BatchWriteItem`` puts 25 records, and one
+``PutObject`` holds a whole batch instead of one payment.
+
+A settlement record's content derives from the SETTLED image alone, so a record put twice is the
+same record; the records of a batch are put before its archive objects, and only those above
+the shard's mark (an archived record's own was put before it).
 
 Layout: ``archive/yyyy/mm/dd/<stream shard>/<first sequence number>.jsonl``, dated by the
 settlement day, one JSON document per line. A settled payment is found under the day of its
@@ -51,6 +55,12 @@ class ArchiveObjects(Protocol):
         ...
 
 
+class LedgerRecords(Protocol):
+    def write(self, records: Sequence[dict[str, Any]]) -> int:
+        """Put the settlement records; one whose key exists is overwritten with itself."""
+        ...
+
+
 class StreamMarks(Protocol):
     def read(self, shard_id: str) -> str | None: ...
 
@@ -61,6 +71,7 @@ class StreamMarks(Protocol):
 
 @dataclass(frozen=True)
 class ArchivePorts:
+    ledger: LedgerRecords
     objects: ArchiveObjects
     marks: StreamMarks
 
@@ -100,6 +111,25 @@ def archive_document(item: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def settlement_record(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The settlements table's record of a SETTLED transaction."""
+    settlement = item["settlement"]
+    currency = str(settlement["currency"])
+    return {
+        "transaction_id": item["transaction_id"],
+        "merchant_id": item.get("merchant_id"),
+        "reference": item.get("reference"),
+        "amount": settlement["amount"],
+        "currency": currency,
+        "fee": settlement["fee"],
+        "net": settlement["net"],
+        "fee_rate": str(FEE_RATE),
+        "fixed_fee": FIXED_FEE[currency],
+        "received_at": item.get("created_at"),
+        "settled_at": settlement["settled_at"],
+    }
+
+
 def archive_body(records: Sequence[SettledRecord]) -> bytes:
     lines = (
         json.dumps(archive_document(r.item), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -109,12 +139,20 @@ def archive_body(records: Sequence[SettledRecord]) -> bytes:
 
 
 def archive_batch(
-    shard_id: str, records: Sequence[SettledRecord], *, objects: ArchiveObjects, marks: StreamMarks
+    shard_id: str,
+    records: Sequence[SettledRecord],
+    *,
+    ledger: LedgerRecords,
+    objects: ArchiveObjects,
+    marks: StreamMarks,
 ) -> int:
-    """Archive the records above the shard's mark, then move the mark; the number written now."""
+    """Record and archive the settlements above the shard's mark, then move the mark; the number
+    archived now."""
     mark = marks.read(shard_id)
     unique = {r.sequence: r for r in records if mark is None or r.sequence > mark}
     pending = [unique[number] for number in sorted(unique)]
+    if pending:
+        ledger.write([settlement_record(r.item) for r in pending])
     reached = mark
     archived = 0
     while pending:

@@ -7,8 +7,6 @@ Built on first use and kept for the execution environment; tests swap them with
 
 from __future__ import annotations
 
-from payments_core.audit import AuditWriter
-from payments_core.completion import CompletionMarkers
 from payments_core.transactions import TransactionStore
 from payments_core.wiring import CompositionRoot
 from settlement_svc.archiving import ArchivePorts
@@ -17,16 +15,11 @@ from settlement_svc.ports import SettlementPorts
 
 
 def _settlement_ports() -> SettlementPorts:
-    return SettlementPorts(
-        transactions=TransactionStore(),
-        ledger=SettlementLedger(),
-        audit=AuditWriter(),
-        completion=CompletionMarkers(),
-    )
+    return SettlementPorts(transactions=TransactionStore())
 
 
 def _archive_ports() -> ArchivePorts:
-    return ArchivePorts(objects=ArchiveBucket(), marks=ArchiveMarks())
+    return ArchivePorts(ledger=SettlementLedger(), objects=ArchiveBucket(), marks=ArchiveMarks())
 
 
 settlement: CompositionRoot[SettlementPorts] = CompositionRoot(_settlement_ports)

@@ -1,21 +1,19 @@
-"""Settlement's only AWS access: the settlement record and the status, the archive objects and
-the archive's stream marks."""
+"""Settlement's only AWS access: the settlement records, the archive objects and the archive's
+stream marks (the status goes through ``payments_core.transactions``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
 from payments_core import aws
-from payments_core.dynamo import DynamoTable, deserialize, serialize
+from payments_core.dynamo import DynamoTable
 from payments_core.errors import DependencyError
-from payments_core.models import Status
 from payments_core.observability import get_tracer
 from payments_core.settings import get_settings
 from payments_core.streams import mark_key, mark_update
-from payments_core.transactions import transition_update
-from settlement_svc.ports import LedgerWrite
 
 tracer = get_tracer("settlement")
 
@@ -30,65 +28,18 @@ ARCHIVE_MARKS: Final = "archive"
 # 412: the key exists. 409: a concurrent conditional write to the key is in flight.
 _ALREADY_WRITTEN: Final = "PreconditionFailed"
 _CONCURRENT_WRITE: Final = "ConditionalRequestConflict"
-# A TransactWriteItems item whose condition did not hold.
-_REFUSED: Final = "ConditionalCheckFailed"
 
 
 class SettlementLedger(DynamoTable):
-    """The settlements table: one record per transaction, written together with the SETTLED status."""
+    """The settlements table: one record per settled transaction, derived from its SETTLED status."""
 
     table_setting = "settlements_table"
 
-    def __init__(
-        self, table_name: str | None = None, transactions_table: str | None = None, dynamodb: Any = None
-    ):
-        super().__init__(table_name, dynamodb)
-        self._transactions = transactions_table or get_settings().require("transactions_table")
-
     @tracer.capture_method(capture_response=False)
-    def settle(self, record: dict[str, Any], settlement: dict[str, Any], now: str) -> LedgerWrite:
-        """In one TransactWriteItems: put the record unless one exists for the transaction, and move
-        the transaction to SETTLED from an open status with ``settlement`` on it. Both or neither,
-        so a decline that lands first leaves no settlement record behind, and a record never exists
-        without the status that says so. Refused conditions return the items as they stood."""
-        transaction_id = record["transaction_id"]
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": serialize(record),
-                            "ConditionExpression": "attribute_not_exists(transaction_id)",
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._transactions,
-                            "Key": serialize({"transaction_id": transaction_id}),
-                            **transition_update(Status.SETTLED, {"settlement": settlement}, now),
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            codes = [reason.get("Code") for reason in reasons]
-            if len(reasons) != 2 or any(code not in (_REFUSED, "None", None) for code in codes):
-                raise DependencyError("settlement write failed") from exc
-            ledger, status = reasons
-            earlier = ledger.get("Item") if ledger.get("Code") == _REFUSED else None
-            refused = status.get("Code") == _REFUSED
-            current = deserialize(status["Item"]) if refused and status.get("Item") else {}
-            return LedgerWrite(
-                applied=False,
-                earlier=deserialize(earlier) if earlier else None,
-                status_refused=refused,
-                status=Status(current["status"]) if "status" in current else None,
-            )
-        return LedgerWrite(applied=True)
+    def write(self, records: Sequence[dict[str, Any]]) -> int:
+        """Put the records, 25 a call. A record's content derives from its transaction's SETTLED
+        image alone, so one that lands twice is the same record."""
+        return self._put_batch(records, ("transaction_id",), "settlement records write")
 
 
 class ArchiveBucket:

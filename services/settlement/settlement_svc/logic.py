@@ -1,16 +1,16 @@
 """Settle, decline or record the failure of a payment; every action is safe to run again.
 
-``settle`` writes the settlement record (conditional put) and the SETTLED status (forward-only
-guard) in one DynamoDB transaction, so a decline that wins the race leaves no settlement record
-behind and a record never exists without its status. The audit row (write-once) follows. Nothing
-is read first: the transaction's own conditions refuse a payment that is not open, and the
-refused items come back with the error. A crash at any point is safe to retry: a re-run finds
-the transaction already done, gets the earlier record back from the refused write, and
-completes the audit row with it, returning the same result.
+Each action is one conditional UpdateItem of the transaction item: the final status with the
+checks' results and the settlement (or the decline reasons, or the failure), from an open status
+only. Nothing is read first: the guard refuses a payment that is not open, and the refused item
+comes back with the error. A crash at any point is safe to retry: either the write landed, and a
+re-run finds it and returns the same result, or it did not, and nothing was written. A decline
+that wins the race leaves nothing of a settlement behind.
 
-The archive entry is not written here: it is derived from the SETTLED status through the
-transactions table's stream (``settlement_svc.archiving``), so the status change is the one
-write it depends on, and many settlements share one S3 object.
+That write is the whole step. What follows from it is derived from the transactions table's
+stream, which retries until each effect lands: the audit rows (``payments_core.audit_trail``),
+and for a SETTLED payment its settlement record and its archive entry
+(``settlement_svc.archiving``), many payments to a request.
 
 Fee schedule (illustrative card pricing): ``fee = amount * 2.9% + fixed fee``, rounded half-even
 to the currency's minor units and capped at the amount; ``net = amount - fee``. So fee and net are
@@ -36,16 +36,16 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from payments_core.audit import AuditEvent
+from payments_core.audit_trail import settlement_view
 from payments_core.clock import iso
-from payments_core.errors import DependencyError, StatusTransitionRejected, TransactionNotFound
-from payments_core.models import Status
-from payments_core.money import format_amount, minor_units
-from settlement_svc.models import Checks, DeclineRequest, FailRequest, SettleRequest
-from settlement_svc.ports import LedgerWrite, SettlementPorts
+from payments_core.errors import StatusTransitionRejected
+from payments_core.models import FINAL_STATUSES, Status
+from payments_core.money import minor_units
+from settlement_svc.models import CheckOutcome, Checks, DeclineRequest, FailRequest, SettleRequest
+from settlement_svc.ports import SettlementPorts
 
 if TYPE_CHECKING:
-    pass
+    from payments_core.transactions import GuardedWrite
 
 STEP: Final = "settlement"
 ACTOR: Final = "settlement"
@@ -169,50 +169,32 @@ class Outcome:
     transaction_id: str
     status: Status
     detail: dict[str, Any] = field(default_factory=dict)
-    # False when an earlier run already wrote this step's audit row (or, for fail, nothing was written).
+    # False when an earlier run's write already stood (the guard refused this one).
     first_time: bool = True
 
 
 # ---------------------------------------------------------------------------- actions
 
 
-# The settlement record's fields that the transaction item and the step's result carry.
-SETTLEMENT_FIELDS: Final = ("amount", "currency", "fee", "net", "settled_at")
-_AMOUNT_FIELDS: Final = frozenset({"amount", "fee", "net"})
-
-
-def _settlement_view(settlement: Mapping[str, Any]) -> dict[str, Any]:
-    """The settlement with its amounts as the currency's canonical strings."""
-    currency = settlement["currency"]
-    return {
-        name: format_amount(value, currency) if name in _AMOUNT_FIELDS else value
-        for name, value in settlement.items()
-    }
-
-
-def _settled_before(
-    transaction_id: str, write: LedgerWrite, deps: SettlementPorts, now: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The record and settlement of a refused settle write, which wrote nothing: an earlier run's."""
-    if write.status_refused and write.status is None:
-        raise TransactionNotFound(f"transaction {transaction_id} has not been received")
-    if write.status_refused and write.status != Status.SETTLED:
-        raise StatusTransitionRejected(
-            f"transaction {transaction_id} is {write.status} and cannot be settled"
-        )
-    if write.earlier is None:
-        # SETTLED without a record: no run of this step leaves that, so someone edited the table.
-        raise DependencyError(f"transaction {transaction_id} is SETTLED but has no settlement record")
-    record = write.earlier
-    settlement = {name: record[name] for name in SETTLEMENT_FIELDS}
-    if not write.status_refused:
-        # A record whose status never moved: written before record and status went together.
-        moved = deps.transactions.transition(transaction_id, Status.SETTLED, {"settlement": settlement}, now)
-        if not moved.applied and moved.status != Status.SETTLED:
-            raise StatusTransitionRejected(
-                f"transaction {transaction_id} is {moved.status} and cannot be settled"
+def _checks_fields(checks: Checks | None) -> dict[str, Any]:
+    """The checks' results as the item stores them, written with the final status."""
+    stored: dict[str, Any] = {}
+    for name in ("validation", "fraud"):
+        check: CheckOutcome | None = getattr(checks, name) if checks else None
+        if check is not None and check.outcome != "ERROR":
+            stored[name] = check.model_dump(
+                include={"outcome", "reasons", "score", "checked_at"}, exclude_none=True
             )
-    return record, settlement
+    return stored
+
+
+def _refused(transaction_id: str, write: GuardedWrite, wanted: Status) -> dict[str, Any]:
+    """The item of a refused write that an earlier run of this action made; raises for a conflict."""
+    if write.status != wanted:
+        raise StatusTransitionRejected(
+            f"transaction {transaction_id} is {write.status} and cannot be {wanted.value.lower()}"
+        )
+    return write.item or {}
 
 
 def settle(request: SettleRequest, deps: SettlementPorts) -> Outcome:
@@ -220,95 +202,58 @@ def settle(request: SettleRequest, deps: SettlementPorts) -> Outcome:
     payment = request.payment
     now = iso(deps.clock())
     charge = settlement_fee(payment.amount, payment.currency)
-    record: dict[str, Any] = {
-        "transaction_id": transaction_id,
-        "merchant_id": payment.merchant_id,
-        "reference": payment.reference,
+    settlement = {
         "amount": payment.amount,
         "currency": payment.currency,
         "fee": charge.fee,
         "net": charge.net,
-        "fee_rate": str(FEE_RATE),
-        "fixed_fee": FIXED_FEE[payment.currency],
-        "received_at": request.received_at,
         "settled_at": now,
     }
-    settlement = {name: record[name] for name in SETTLEMENT_FIELDS}
-    write = deps.ledger.settle(record, settlement, now)
+    fields = {"settlement": settlement, **_checks_fields(request.checks)}
+    write = deps.transactions.transition(transaction_id, Status.SETTLED, fields, now)
     if not write.applied:
-        record, settlement = _settled_before(transaction_id, write, deps, now)
-    view = _settlement_view(settlement)
-    first_time = deps.audit.append(
-        AuditEvent(
-            transaction_id=transaction_id,
-            step=STEP,
-            event="settled",
-            action="payment.settled",
-            actor=ACTOR,
-            detail=view,
-            outcome=Status.SETTLED.value,
-        )
-    )
-    return Outcome(transaction_id, Status.SETTLED, {"settlement": view}, first_time)
+        settlement = _refused(transaction_id, write, Status.SETTLED).get("settlement") or settlement
+    detail = {"settlement": settlement_view(settlement)}
+    return Outcome(transaction_id, Status.SETTLED, detail, first_time=write.applied)
 
 
 def decline(request: DeclineRequest, deps: SettlementPorts) -> Outcome:
     transaction_id = request.transaction_id
     reasons = decline_reasons(request.checks)
-    write = deps.transactions.transition(
-        transaction_id, Status.DECLINED, {"decline_reasons": reasons}, iso(deps.clock())
-    )
+    fields = {"decline_reasons": reasons, **_checks_fields(request.checks)}
+    write = deps.transactions.transition(transaction_id, Status.DECLINED, fields, iso(deps.clock()))
     if not write.applied:
-        if write.status != Status.DECLINED:
-            raise StatusTransitionRejected(
-                f"transaction {transaction_id} is {write.status} and cannot be declined"
-            )
-        reasons = list((write.item or {}).get("decline_reasons") or reasons)
-    first_time = deps.audit.append(
-        AuditEvent(
-            transaction_id=transaction_id,
-            step=STEP,
-            event="declined",
-            action="payment.declined",
-            actor=ACTOR,
-            detail={"reasons": reasons},
-            outcome=Status.DECLINED.value,
-        )
-    )
-    return Outcome(transaction_id, Status.DECLINED, {"decline_reasons": reasons}, first_time)
+        reasons = list(_refused(transaction_id, write, Status.DECLINED).get("decline_reasons") or reasons)
+    return Outcome(transaction_id, Status.DECLINED, {"decline_reasons": reasons}, first_time=write.applied)
 
 
 def record_failure(request: FailRequest, deps: SettlementPorts) -> Outcome:
-    """FAILED with ``{error, cause}``; a transaction already SETTLED or DECLINED is left as it is.
+    """FAILED with ``{error, cause, execution}``; a transaction already SETTLED or DECLINED is left as it is.
 
-    ``complete`` in the result says whether the payment is done. For FAILED it never is. For a
-    status another attempt already made final it is whether every effect of that status exists:
-    the workflow then ends successfully if so, and fails if not, so that the message comes back
-    and a re-run completes the missing effects (a final status alone is not done).
+    ``complete`` in the result says whether the payment is done: never for FAILED, always for a
+    status another attempt already made final (the final write is the step's every effect; what
+    follows from it, the stream delivers). The workflow then ends successfully, and the message
+    is not retried.
     """
     transaction_id = request.transaction_id
     failure = describe_failure(request)
+    if request.execution_name:
+        failure["execution"] = request.execution_name
     write = deps.transactions.transition(
-        transaction_id, Status.FAILED, {"failure": failure}, iso(deps.clock())
+        transaction_id, Status.FAILED, {"failure": failure}, iso(deps.clock()), attempt=request.execution_name
     )
     if not write.applied:
         assert write.status is not None  # transition raises for an item without a status
-        complete = deps.completion.is_complete(transaction_id, write.status)
-        return Outcome(transaction_id, write.status, {"complete": complete}, first_time=False)
-    # One row per attempt when the attempt is named (a retry of the same attempt reuses its row).
-    event = f"failed#{request.execution_name}" if request.execution_name else "failed"
-    first_time = deps.audit.append(
-        AuditEvent(
-            transaction_id=transaction_id,
-            step=STEP,
-            event=event,
-            action="payment.failed",
-            actor=ACTOR,
-            detail=failure,
-            outcome=Status.FAILED.value,
+        if write.status is Status.FAILED:
+            # This attempt's failure is already the one recorded: a retry of the same task.
+            recorded = (write.item or {}).get("failure") or failure
+            return Outcome(
+                transaction_id, Status.FAILED, {"failure": recorded, "complete": False}, first_time=False
+            )
+        return Outcome(
+            transaction_id, write.status, {"complete": write.status in FINAL_STATUSES}, first_time=False
         )
-    )
-    return Outcome(transaction_id, Status.FAILED, {"failure": failure, "complete": False}, first_time)
+    return Outcome(transaction_id, Status.FAILED, {"failure": failure, "complete": False}, first_time=True)
 
 
 def process(request: SettleRequest | DeclineRequest | FailRequest, deps: SettlementPorts) -> Outcome:

@@ -43,8 +43,6 @@ class SettleRequest(BaseModel):
     transaction_id: TransactionId
     payment: Payment
     checks: Checks = Field(default_factory=Checks)
-    # When ingest received it: the settlement record carries it, and settle needs no read for it.
-    received_at: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
 class DeclineRequest(BaseModel):

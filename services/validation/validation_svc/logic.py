@@ -61,21 +61,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from payments_core.audit import AuditEvent, AuditPort
 from payments_core.clock import iso, utc_now
 from payments_core.money import CURRENCY_MINOR_UNITS, SUPPORTED_CURRENCIES
 from validation_svc.models import PaymentToValidate, ValidationRequest, ValidationResult
-
-if TYPE_CHECKING:
-    from payments_core.transactions import ResultPort
-
-STEP: Final = "validation"
-ACTOR: Final = "validation"
 
 MINIMUM_CHARGE: Final[Mapping[str, Decimal]] = {
     "USD": Decimal("0.50"),
@@ -185,44 +177,10 @@ def check_payment(payment: PaymentToValidate) -> list[str]:
     return reasons
 
 
-@dataclass(frozen=True)
-class ValidationPorts:
-    store: ResultPort
-    audit: AuditPort
-
-
-@dataclass(frozen=True)
-class Validated:
-    result: ValidationResult
-    # False on a re-run: the audit row (and so the metric) was already written by an earlier run.
-    first_time: bool
-
-
 def validate_payment(
-    request: ValidationRequest,
-    ports: ValidationPorts,
-    *,
-    clock: Callable[[], datetime] = utc_now,
-) -> Validated:
-    """Check the payment, store the result on the transaction and append the audit row.
-
-    A transaction that is already final (SETTLED or DECLINED) is a re-run of a finished workflow:
-    its stored result is returned and nothing new is written.
-    """
+    request: ValidationRequest, *, clock: Callable[[], datetime] = utc_now
+) -> ValidationResult:
+    """Check the payment. Nothing is written: the result reaches the transaction item, and its
+    audit row, with the final status (settlement's write), so a re-run simply checks again."""
     reasons = check_payment(request.payment)
-    result = ValidationResult(outcome="FAIL" if reasons else "PASS", reasons=reasons, checked_at=iso(clock()))
-    earlier = ports.store.record(request.transaction_id, result.model_dump())
-    if earlier is not None:
-        result = ValidationResult.model_validate(earlier)
-    first_time = ports.audit.append(
-        AuditEvent(
-            transaction_id=request.transaction_id,
-            step=STEP,
-            event="completed",
-            action=f"validation.{'passed' if result.outcome == 'PASS' else 'failed'}",
-            actor=ACTOR,
-            detail={"outcome": result.outcome, "reasons": list(result.reasons)},
-            outcome=result.outcome,
-        )
-    )
-    return Validated(result=result, first_time=first_time)
+    return ValidationResult(outcome="FAIL" if reasons else "PASS", reasons=reasons, checked_at=iso(clock()))

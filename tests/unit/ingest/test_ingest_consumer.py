@@ -1,4 +1,4 @@
-"""The SQS consumer: record once, audit once, run the workflow, report only what a retry can fix."""
+"""The SQS consumer: record once, run the workflow, report only what a retry can fix."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from ingest_svc import bootstrap
 from ingest_svc.handlers import consumer
 from ingest_svc.logic.ports import WorkflowRun
 from ingest_svc.logic.record import RecordPorts, transaction_item
-from payments_core.audit import AuditEvent
 from payments_core.ids import payload_hash, transaction_id
 from payments_core.models import Payment, PaymentMessage
 
@@ -35,9 +34,7 @@ def workflow() -> FakeWorkflow:
 
 @pytest.fixture
 def wired(ports, workflow):
-    wiring = RecordPorts(
-        transactions=ports.transactions, audit=ports.audit, workflow=workflow, completion=ports.audit
-    )
+    wiring = RecordPorts(transactions=ports.transactions, audit=ports.audit, workflow=workflow)
     with bootstrap.consumer.override(wiring):
         yield ports
 
@@ -79,7 +76,7 @@ def run_consumer(make_context):
     return run
 
 
-def test_first_delivery_records_the_transaction_audits_it_and_runs_the_workflow(
+def test_first_delivery_records_the_transaction_and_runs_the_workflow(
     run_consumer, wired, workflow, payment
 ):
     msg = message(payment)
@@ -91,8 +88,8 @@ def test_first_delivery_records_the_transaction_audits_it_and_runs_the_workflow(
     assert item["status"] == "RECEIVED" and item["amount"] == Decimal("12.34")
     assert item["created_at"] == item["updated_at"] == msg.received_at
     assert item["payload_hash"] == msg.payload_hash and item["submitter"] == "key-alpha"
-    row = wired.audit.rows[(msg.transaction_id, "ingest#received")]
-    assert row.action == "payment.received" and row.actor == "ingest"
+    # The received row is the trail's, from the put's stream record: the consumer appends none.
+    assert wired.audit.rows == {}
     ((name, payload, _),) = workflow.runs
     assert name == f"{msg.transaction_id}-2"
     assert payload == {
@@ -109,45 +106,21 @@ def test_duplicate_delivery_writes_no_second_item_or_row(run_consumer, wired, wo
     assert run_consumer(record(msg, "m-1"), record(msg, "m-2")) == []
 
     assert len(wired.transactions.items) == 1
-    assert len(wired.audit.rows) == 1
     assert len(workflow.runs) == 2, "an unfinished payment's workflow runs again on redelivery"
-
-
-def _finish(wired, msg: PaymentMessage, final: str) -> None:
-    """What the final step leaves: the status, then its audit row (the completion marker) last."""
-    wired.transactions.items[msg.transaction_id]["status"] = final
-    event = "settled" if final == "SETTLED" else "declined"
-    wired.audit.append(
-        AuditEvent(msg.transaction_id, "settlement", event, f"payment.{event}", "settlement", {})
-    )
 
 
 @pytest.mark.parametrize("final", ["SETTLED", "DECLINED"])
 def test_delivery_of_a_finished_payment_does_not_start_the_workflow_again(
     run_consumer, wired, workflow, payment, final
 ):
-    msg = message(payment)
-    run_consumer(record(msg))
-    _finish(wired, msg, final)
-
-    assert run_consumer(record(msg, "m-2")) == []
-
-    assert len(workflow.runs) == 1
-
-
-@pytest.mark.parametrize("final", ["SETTLED", "DECLINED"])
-def test_a_final_status_with_its_last_effect_missing_runs_the_workflow_again(
-    run_consumer, wired, workflow, payment, final
-):
-    """Given a final status whose step died before its audit row, When the message comes back,
-    Then the workflow runs again (its steps complete what is missing) instead of being skipped."""
+    """The final status is the workflow's last write: what follows from it the stream delivers."""
     msg = message(payment)
     run_consumer(record(msg))
     wired.transactions.items[msg.transaction_id]["status"] = final
 
     assert run_consumer(record(msg, "m-2", receive_count=2)) == []
 
-    assert [name for name, _, _ in workflow.runs] == [f"{msg.transaction_id}-1", f"{msg.transaction_id}-2"]
+    assert len(workflow.runs) == 1
 
 
 def test_failed_payment_is_retried_by_redelivery(run_consumer, wired, workflow, payment):

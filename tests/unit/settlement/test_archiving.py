@@ -78,6 +78,24 @@ class Marks:
         self.marks[shard_id] = last
 
 
+class Ledger:
+    """The settlements table: a put of an existing key overwrites it (BatchWriteItem)."""
+
+    def __init__(self):
+        self.records: dict[str, dict] = {}
+        self.puts = 0
+
+    def write(self, records):
+        self.puts += len(records)
+        self.records.update({r["transaction_id"]: r for r in records})
+        return len(records)
+
+
+@pytest.fixture
+def ledger():
+    return Ledger()
+
+
 @pytest.fixture
 def objects():
     return Objects()
@@ -88,18 +106,43 @@ def marks():
     return Marks()
 
 
-def test_a_batch_is_one_object_under_its_settlement_day(objects, marks):
-    archived = archive_batch(SHARD, [record(1), record(2), record(3)], objects=objects, marks=marks)
+def test_a_batch_is_one_object_under_its_settlement_day(ledger, objects, marks):
+    archived = archive_batch(
+        SHARD, [record(1), record(2), record(3)], ledger=ledger, objects=objects, marks=marks
+    )
 
     assert archived == 3
     assert list(objects.objects) == [archive_key("2026/03/02", SHARD, f"{1:040d}")]
     assert objects.entries() == ["tx-1", "tx-2", "tx-3"]
     assert marks.marks[SHARD] == f"{3:040d}"
+    assert sorted(ledger.records) == ["tx-1", "tx-2", "tx-3"]
 
 
-def test_a_batch_across_midnight_is_one_object_per_day(objects, marks):
+def test_each_settlement_record_derives_from_its_settled_image(ledger, objects, marks):
+    archive_batch(SHARD, [record(1)], ledger=ledger, objects=objects, marks=marks)
+
+    assert ledger.records["tx-1"] == {
+        "transaction_id": "tx-1",
+        "merchant_id": example_payment()["merchant_id"],
+        "reference": example_payment().get("reference"),
+        "amount": Decimal("12.34"),
+        "currency": "USD",
+        "fee": Decimal("0.66"),
+        "net": Decimal("11.68"),
+        "fee_rate": "0.029",
+        "fixed_fee": Decimal("0.30"),
+        "received_at": "2026-03-02T08:00:00.000000Z",
+        "settled_at": "2026-03-02T09:00:00.000000Z",
+    }
+
+
+def test_a_batch_across_midnight_is_one_object_per_day(ledger, objects, marks):
     archive_batch(
-        SHARD, [record(1), record(2, "2026-03-03"), record(3, "2026-03-03")], objects=objects, marks=marks
+        SHARD,
+        [record(1), record(2, "2026-03-03"), record(3, "2026-03-03")],
+        ledger=ledger,
+        objects=objects,
+        marks=marks,
     )
 
     assert sorted(objects.objects) == [
@@ -108,42 +151,47 @@ def test_a_batch_across_midnight_is_one_object_per_day(objects, marks):
     ]
 
 
-def test_a_redelivered_batch_archives_nothing_twice(objects, marks):
+def test_a_redelivered_batch_archives_nothing_twice(ledger, objects, marks):
     batch = [record(1), record(2)]
-    archive_batch(SHARD, batch, objects=objects, marks=marks)
+    archive_batch(SHARD, batch, ledger=ledger, objects=objects, marks=marks)
 
-    assert archive_batch(SHARD, batch, objects=objects, marks=marks) == 0
+    assert archive_batch(SHARD, batch, ledger=ledger, objects=objects, marks=marks) == 0
     assert objects.entries() == ["tx-1", "tx-2"]
+    # Records at or below the mark were put before their archive object: not put again.
+    assert ledger.puts == 2
 
 
-def test_a_crash_between_the_object_and_the_mark_is_finished_by_the_retry(objects, marks):
+def test_a_crash_between_the_object_and_the_mark_is_finished_by_the_retry(ledger, objects, marks):
     """Given the object written and the mark not moved, the retry (with a record more) finds the
     object, writes only the new record and moves the mark past both."""
     objects.crash_after_put = True
     with pytest.raises(SystemExit):
-        archive_batch(SHARD, [record(1), record(2)], objects=objects, marks=marks)
+        archive_batch(SHARD, [record(1), record(2)], ledger=ledger, objects=objects, marks=marks)
     assert SHARD not in marks.marks
 
-    assert archive_batch(SHARD, [record(1), record(2), record(3)], objects=objects, marks=marks) == 1
+    assert (
+        archive_batch(SHARD, [record(1), record(2), record(3)], ledger=ledger, objects=objects, marks=marks)
+        == 1
+    )
 
     assert objects.entries() == ["tx-1", "tx-2", "tx-3"]
     assert marks.marks[SHARD] == f"{3:040d}"
 
 
-def test_a_smaller_retry_inside_an_earlier_object_moves_the_mark_to_the_objects_end(objects, marks):
+def test_a_smaller_retry_inside_an_earlier_object_moves_the_mark_to_the_objects_end(ledger, objects, marks):
     """Given an object holding 1-3 whose mark never moved, a retry of 1-2 only moves the mark to 3,
     so the next batch (3-4) does not archive 3 again."""
     objects.crash_after_put = True
     with pytest.raises(SystemExit):
-        archive_batch(SHARD, [record(1), record(2), record(3)], objects=objects, marks=marks)
+        archive_batch(SHARD, [record(1), record(2), record(3)], ledger=ledger, objects=objects, marks=marks)
 
-    archive_batch(SHARD, [record(1), record(2)], objects=objects, marks=marks)
-    archive_batch(SHARD, [record(3), record(4)], objects=objects, marks=marks)
+    archive_batch(SHARD, [record(1), record(2)], ledger=ledger, objects=objects, marks=marks)
+    archive_batch(SHARD, [record(3), record(4)], ledger=ledger, objects=objects, marks=marks)
 
     assert objects.entries() == ["tx-1", "tx-2", "tx-3", "tx-4"]
 
 
-def test_a_mark_another_invocation_moved_fails_the_batch_so_it_is_read_again(objects, marks):
+def test_a_mark_another_invocation_moved_fails_the_batch_so_it_is_read_again(ledger, objects, marks):
     class MovedMeanwhile(Marks):
         def read(self, shard_id):
             stale = super().read(shard_id)
@@ -151,7 +199,7 @@ def test_a_mark_another_invocation_moved_fails_the_batch_so_it_is_read_again(obj
             return stale
 
     with pytest.raises(DependencyError):
-        archive_batch(SHARD, [record(1)], objects=objects, marks=MovedMeanwhile())
+        archive_batch(SHARD, [record(1)], ledger=ledger, objects=objects, marks=MovedMeanwhile())
 
 
 def test_the_archived_document_has_amounts_as_strings_and_no_card_token():

@@ -1,4 +1,7 @@
-"""Recording a queued payment: the transaction item once, its audit row once, then its workflow.
+"""Recording a queued payment: the transaction item once, then its workflow.
+
+The item's put is the payment's first state change; its audit row follows from the stream
+(``payments_core.audit_trail``), as every later one does.
 
 A failure that a retry can fix raises ``WorkflowFailed`` (or ``DependencyError``): the queue
 delivers the message again, and after five receives it lands in the DLQ. A payment whose every
@@ -16,11 +19,8 @@ from typing import Any, Final
 
 from ingest_svc.logic.ports import TransactionsPort, WorkflowPort
 from payments_core.audit import AuditEvent, AuditPort
-from payments_core.clock import parse_iso
-from payments_core.completion import CompletionPort
 from payments_core.errors import WorkflowFailed
 from payments_core.models import FINAL_STATUSES, PaymentMessage, Status
-from payments_core.money import format_amount
 
 ACTOR: Final[str] = "ingest"
 # StartSyncExecution runs an Express workflow for at most five minutes.
@@ -50,7 +50,6 @@ class RecordPorts:
     transactions: TransactionsPort
     audit: AuditPort
     workflow: WorkflowPort
-    completion: CompletionPort
 
 
 def transaction_item(message: PaymentMessage) -> dict[str, Any]:
@@ -88,47 +87,29 @@ def execution_name(message: PaymentMessage, receive_count: int) -> str:
     return f"{message.transaction_id}-{receive_count}"
 
 
-def _event(message: PaymentMessage, event: str, outcome: str, detail: dict[str, Any]) -> AuditEvent:
-    return AuditEvent(
-        transaction_id=message.transaction_id,
-        step="ingest",
-        event=event,
-        action=f"payment.{event}",
-        actor=ACTOR,
-        detail=detail,
-        outcome=outcome,
-    )
-
-
 def conflict_event(message: PaymentMessage, existing: dict[str, Any]) -> AuditEvent:
+    """A payload that differs from the one recorded under its id: no write stands for it, so its
+    row is appended here."""
     detail = {
         "idempotency_key": message.idempotency_key,
         "payload_hash": message.payload_hash,
         "recorded_payload_hash": existing.get("payload_hash"),
     }
-    return _event(message, "conflict", "CONFLICT", detail)
+    return AuditEvent(
+        transaction_id=message.transaction_id,
+        step="ingest",
+        event="conflict",
+        action="payment.conflict",
+        actor=ACTOR,
+        detail=detail,
+        outcome="CONFLICT",
+    )
 
 
-def received_event(message: PaymentMessage) -> AuditEvent:
-    payment = message.payment
-    detail = {
-        "merchant_id": payment.merchant_id,
-        "amount": format_amount(payment.amount, payment.currency),
-        "currency": payment.currency,
-        "submitter": message.submitter,
-    }
-    return _event(message, "received", Status.RECEIVED.value, detail)
-
-
-def is_done(message: PaymentMessage, existing: dict[str, Any] | None, completion: CompletionPort) -> bool:
-    """Whether the payment's every effect exists.
-
-    A final status is not enough to drop the message: a crash or a dependency error after the
-    status write can have left the archive object or the last audit row out. Only a payment
-    whose completion marker exists is done; any other re-runs the workflow, which completes it.
-    """
-    status = (existing or {}).get("status", Status.RECEIVED.value)
-    return status in FINAL_STATUSES and completion.is_complete(message.transaction_id, Status(status))
+def is_done(existing: dict[str, Any] | None) -> bool:
+    """Whether the payment is final. The final status is the last write of its workflow: what
+    follows from it (the audit rows, the settlement record, the archive entry) the stream delivers."""
+    return (existing or {}).get("status", Status.RECEIVED.value) in FINAL_STATUSES
 
 
 def run_workflow(
@@ -167,10 +148,7 @@ def record_payment(
     if existing is not None and existing.get("payload_hash") != message.payload_hash:
         ports.audit.append(conflict_event(message, existing), at=now())
         return Recorded(RecordResult.CONFLICT, created=False)
-    # Written on duplicates too: a crash between the put and this row must not lose it. The row's key
-    # and time derive from the message, so it lands once and counts once.
-    ports.audit.append(received_event(message), at=parse_iso(message.received_at))
-    if is_done(message, existing, ports.completion):
+    if is_done(existing):
         return Recorded(RecordResult.ALREADY_FINAL, created=existing is None)
     run_workflow(message, receive_count, ports.workflow, remaining_seconds)
     return Recorded(RecordResult.WORKFLOW_SUCCEEDED, created=existing is None)

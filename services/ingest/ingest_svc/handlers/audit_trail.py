@@ -1,0 +1,32 @@
+"""DynamoDB stream handler: the transactions table's state changes, written as audit rows.
+
+Every record of the stream is one state change of a payment; ``payments_core.audit_trail`` says
+which rows it stands for. The rows are put as they are derived, so a redelivered batch writes the
+same rows again and nothing needs a mark: no tumbling window, no state. The audit table's own
+stream then counts each new row once (``handlers.counters``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ingest_svc import bootstrap
+from payments_core.observability import get_logger, get_metrics, get_tracer
+
+SERVICE = "audit-trail"
+logger = get_logger(SERVICE)
+tracer = get_tracer(SERVICE)
+metrics = get_metrics(SERVICE)
+
+
+@logger.inject_lambda_context(log_event=False, clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
+    records = list(event.get("Records") or [])
+    written = bootstrap.audit_trail().write(records)
+    metrics.add_metric(name="AuditRowsWritten", unit=MetricUnit.Count, value=written)
+    logger.info("audit rows written", extra={"records": len(records), "rows": written})
