@@ -130,6 +130,8 @@ def raw_transaction(stack: Any, transaction_id: str) -> dict[str, Any]:
 
 
 def audit_rows(stack: Any, transaction_id: str) -> list[dict[str, Any]]:
+    """The payment's rows, once the trail has followed every state change written so far."""
+    drain_audit_stream(stack)
     response = table(stack, "AuditTableName").query(
         KeyConditionExpression=Key("pk").eq(transaction_id), ConsistentRead=True
     )
@@ -143,8 +145,8 @@ def audit_row(stack: Any, transaction_id: str, sk: str) -> dict[str, Any]:
 
 
 def drain_audit_stream(stack: Any) -> int:
-    """Run the stream event sources (the audit counters, the archive) until they are empty, as
-    Lambda would; batches delivered."""
+    """Run the stream event sources (the audit trail and its counters, the settlement records and
+    the archive) until they are empty, as Lambda would; batches delivered."""
     delivered = 0
     for _ in range(100):
         moved = sum(poller.poll_once().invoked for poller in stack.stream_pollers())

@@ -15,6 +15,7 @@ from boto3.dynamodb.conditions import Key
 
 from payctl.runtime.sqs_event_sources import sqs_event
 from tests import factories
+from tests.integration.workflow_support import drain_audit_stream
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class IngestDriver:
         )
 
     def get_audit(self, transaction_id: str, **options: Any) -> Reply:
+        drain_audit_stream(self.stack)
         return self.call(
             "GET",
             "/payments/{transaction_id}/audit",
@@ -108,6 +110,8 @@ class IngestDriver:
         )
 
     def audit_rows(self, transaction_id: str) -> list[dict[str, Any]]:
+        """The payment's rows, once the trail has followed every state change written so far."""
+        drain_audit_stream(self.stack)
         return self._table("AuditTableName").query(KeyConditionExpression=Key("pk").eq(transaction_id))[
             "Items"
         ]

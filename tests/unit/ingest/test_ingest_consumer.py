@@ -76,9 +76,7 @@ def run_consumer(make_context):
     return run
 
 
-def test_first_delivery_records_the_transaction_and_runs_the_workflow(
-    run_consumer, wired, workflow, payment
-):
+def test_first_delivery_records_the_transaction_and_runs_the_workflow(run_consumer, wired, workflow, payment):
     msg = message(payment)
 
     failures = run_consumer(record(msg, receive_count=2))
