@@ -34,6 +34,7 @@ CONTRACT_OUTPUTS = {
     "ValidationFunctionName",
     "FraudFunctionName",
     "SettlementFunctionName",
+    "AuditTrailFunctionName",
     "AuditCountersFunctionName",
     "ArchiveFunctionName",
 }

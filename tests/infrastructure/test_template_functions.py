@@ -15,6 +15,7 @@ FUNCTIONS = {
     "SettlementFunction": ("services/settlement/", "settlement_svc.handler.lambda_handler"),
     "AuditCountersFunction": ("services/ingest/", "ingest_svc.handlers.counters.lambda_handler"),
     "ArchiveFunction": ("services/settlement/", "settlement_svc.archiver.lambda_handler"),
+    "AuditTrailFunction": ("services/ingest/", "ingest_svc.handlers.audit_trail.lambda_handler"),
 }
 
 CONTRACT_ENVIRONMENT = {
