@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # 20 payments in one batch POST; 4 single POSTs.
 PINNED = {
-    "batch": {"requests_per_payment": 14.6, "api_requests_per_payment": 0.2, "wru_per_payment": 18.55},
-    "single": {"requests_per_payment": 23.25, "api_requests_per_payment": 3.0, "wru_per_payment": 20.75},
+    "batch": {"requests_per_payment": 9.2, "api_requests_per_payment": 0.2, "wru_per_payment": 14.55},
+    "single": {"requests_per_payment": 19.5, "api_requests_per_payment": 3.0, "wru_per_payment": 16.75},
 }
 
 
