@@ -22,8 +22,9 @@ What is counted, and how it is priced (``PRICES``, us-east-1 list prices from th
   global indexes, doubled for transactions (see the meter's docstring).
 - SQS: requests, each 64 KB of payload counted as one. S3: PUT and GET requests.
 - CloudWatch Logs, in bytes ingested:
-  - Lambda: what the handlers print (Powertools logs and EMF metrics, captured from stdout),
-    plus the platform's START/END/REPORT lines of each invocation.
+  - Lambda: what the handlers print at the template's default ``LogLevel`` (Powertools logs
+    and EMF metrics, captured from stdout), plus the platform's START/END/REPORT lines of each
+    invocation when the template's ``SystemLogLevel`` admits INFO (the seed's design always).
   - Express: one event per history event the execution recorded, at the template's logging
     ``Level``. ALL logs every event, ERROR the failures, FATAL only a failed execution. Each
     event is the JSON Step Functions writes with ``IncludeExecutionData: false``: its type and
@@ -122,6 +123,12 @@ class TemplateFacts:
     architecture: dict[str, str]
     express_log_level: str
     express_logs_execution_data: bool
+    # Lambda's SystemLogLevel: the platform's START/END/REPORT lines are INFO.
+    system_log_level: str = "INFO"
+
+    @property
+    def platform_lines_logged(self) -> bool:
+        return self.system_log_level in ("TRACE", "DEBUG", "INFO")
 
 
 def template_facts(path: Path) -> TemplateFacts:
@@ -141,7 +148,8 @@ def template_facts(path: Path) -> TemplateFacts:
             logging_config = properties.get("Logging") or {}
             level = str(logging_config.get("Level", "OFF"))
             with_data = bool(logging_config.get("IncludeExecutionData", False))
-    return TemplateFacts(memory, architecture, level, with_data)
+    system_level = str((defaults.get("LoggingConfig") or {}).get("SystemLogLevel", "INFO"))
+    return TemplateFacts(memory, architecture, level, with_data, system_level)
 
 
 # ------------------------------------------------------------------------------------ pricing
@@ -175,7 +183,9 @@ def price(run: PathRun, facts: TemplateFacts, *, seed: bool = False) -> Bill:
     wru = sum(usage.wru.values())
     rru = sum(usage.rru.values())
     express_bytes = _express_log_bytes(run, facts, seed=seed)
-    log_bytes = express_bytes + run.handler_log_bytes + invocations * len(_PLATFORM_LINES.encode())
+    # The seed's design wrote text logs, with the platform's lines.
+    platform_bytes = len(_PLATFORM_LINES.encode()) if seed or facts.platform_lines_logged else 0
+    log_bytes = express_bytes + run.handler_log_bytes + invocations * platform_bytes
     dollars = {
         "API Gateway": run.api_requests * PRICES["apigateway_rest_request"],
         "Lambda requests": invocations * PRICES["lambda_request"],
@@ -325,6 +335,7 @@ def print_tables(result: dict[str, Any], facts: TemplateFacts) -> None:
     console.print(
         f"Express logging: level {facts.express_log_level}, execution data "
         f"{'included' if facts.express_logs_execution_data else 'excluded'}. "
+        f"Lambda system logs at {facts.system_log_level}. "
         "The seed's design: Standard workflow, x86, one API call per payment (the single path's counts)."
     )
 
