@@ -2,48 +2,56 @@
 
 Each test seeds the RECEIVED transaction the consumer would have written and starts the Express
 execution the way the consumer does (StartSyncExecution named ``<transaction_id>-<receive count>``).
+The settle, decline or fail write is the workflow's last effect: the settlement record, the
+archive entry and the audit rows follow from it through the transactions stream, so every read
+of them drains the stream first.
 """
 
 from __future__ import annotations
 
 import json
 
-import boto3
-
+from payments_core.audit_trail import settlement_view
 from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
+    DECLINED_ROWS,
+    SETTLED_ROWS,
     archive_entries,
+    audit_row,
     audit_rows,
     new_transaction_id,
     run,
     seed_transaction,
+    settlement_records,
     transaction,
 )
 
 
-def _settlement_records(stack, transaction_id):
-    table = boto3.resource("dynamodb", region_name=stack.region).Table(stack.outputs["SettlementsTableName"])
-    return table.query(
-        KeyConditionExpression="transaction_id = :t", ExpressionAttributeValues={":t": transaction_id}
-    )["Items"]
+def _rows(stack, transaction_id):
+    return sorted(row["sk"] for row in audit_rows(stack, transaction_id))
 
 
 def test_approved_payment_settles_with_record_archive_and_full_audit_trail(stack):
     transaction_id = new_transaction_id()
     document = payment()
-    seed_transaction(stack, transaction_id, document)
+    received = seed_transaction(stack, transaction_id, document)
 
     execution = run(stack, transaction_id, document)
 
     assert execution["status"] == "SUCCEEDED", execution
-    assert transaction(stack, transaction_id)["status"] == "SETTLED"
-    assert len(_settlement_records(stack, transaction_id)) == 1
+    item = transaction(stack, transaction_id)
+    assert item["status"] == "SETTLED"
+    assert json.loads(execution["output"])["settlement"] == settlement_view(item["settlement"])
+    [record] = settlement_records(stack, transaction_id)
+    assert {name: record[name] for name in ("amount", "currency", "fee", "net", "settled_at")} == item[
+        "settlement"
+    ]
+    assert record["received_at"] == received["created_at"]
     assert len(archive_entries(stack, transaction_id)) == 1
-    assert {row["sk"] for row in audit_rows(stack, transaction_id)} == {
-        "validation#completed",
-        "fraud#completed",
-        "settlement#settled",
-    }
+    assert _rows(stack, transaction_id) == SETTLED_ROWS
+    assert audit_row(stack, transaction_id, "settlement#settled")["detail"] == settlement_view(
+        item["settlement"]
+    )
 
 
 def test_fraud_decline_is_a_successful_execution_ending_declined(stack):
@@ -60,6 +68,10 @@ def test_fraud_decline_is_a_successful_execution_ending_declined(stack):
     assert item["status"] == "DECLINED"
     assert item["fraud"]["outcome"] == "DECLINE"
     assert "fraud_risk_too_high" in item["decline_reasons"]
+    assert "settlement" not in item
+    assert _rows(stack, transaction_id) == DECLINED_ROWS
+    assert audit_row(stack, transaction_id, "fraud#completed")["action"] == "fraud.declined"
+    assert settlement_records(stack, transaction_id) == []
     assert archive_entries(stack, transaction_id) == []
 
 
@@ -75,13 +87,17 @@ def test_transient_lambda_error_is_retried_by_the_state_machine_then_settles(sta
 
     assert execution["status"] == "SUCCEEDED", execution
     assert stack.lambda_faults.remaining("SettlementFunction") == 0
+    assert json.loads(execution["output"])["replayed"] is False
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
+    assert len(settlement_records(stack, transaction_id)) == 1
     assert len(archive_entries(stack, transaction_id)) == 1
+    assert _rows(stack, transaction_id) == SETTLED_ROWS
 
 
 def test_permanent_error_records_failed_with_an_audit_row_and_fails_the_execution(stack):
-    """Given an error the Retry list does not cover, the Settle task's Catch records FAILED with an
-    audit row for this attempt, and the execution fails so SQS delivers the message again."""
+    """Given an error the Retry list does not cover, the Settle task's Catch records FAILED (with
+    this attempt's execution), the trail writes that attempt's row, and the execution fails so
+    SQS delivers the message again."""
     transaction_id = new_transaction_id()
     document = payment()
     seed_transaction(stack, transaction_id, document)
@@ -92,13 +108,19 @@ def test_permanent_error_records_failed_with_an_audit_row_and_fails_the_executio
     assert (execution["status"], execution["error"]) == ("FAILED", "PaymentFailed")
     item = transaction(stack, transaction_id)
     assert item["status"] == "FAILED"
-    failed = [row for row in audit_rows(stack, transaction_id) if row["sk"].startswith("settlement#failed")]
-    assert [(row["action"], row["outcome"]) for row in failed] == [("payment.failed", "FAILED")]
+    assert item["failure"]["execution"] == f"{transaction_id}-1"
+    assert item["failure"]["error"] == "Lambda.ResourceNotReadyException"
+    failed_sk = f"settlement#failed#{transaction_id}-1"
+    assert _rows(stack, transaction_id) == ["ingest#received", failed_sk]
+    row = audit_row(stack, transaction_id, failed_sk)
+    assert (row["action"], row["outcome"], row["at"]) == ("payment.failed", "FAILED", item["updated_at"])
+    assert settlement_records(stack, transaction_id) == []
     assert archive_entries(stack, transaction_id) == []
 
 
 def test_a_failed_payment_settles_on_the_next_delivery(stack):
-    """FAILED is not final: the redelivered message (or a DLQ replay) runs the workflow again."""
+    """FAILED is not final: the redelivered message (or a DLQ replay) runs the workflow again. The
+    trail keeps the first attempt's failure row next to the settlement's rows."""
     transaction_id = new_transaction_id()
     document = payment()
     seed_transaction(stack, transaction_id, document)
@@ -109,6 +131,9 @@ def test_a_failed_payment_settles_on_the_next_delivery(stack):
 
     assert execution["status"] == "SUCCEEDED", execution
     assert transaction(stack, transaction_id)["status"] == "SETTLED"
+    assert len(settlement_records(stack, transaction_id)) == 1
+    assert len(archive_entries(stack, transaction_id)) == 1
+    assert _rows(stack, transaction_id) == sorted([*SETTLED_ROWS, f"settlement#failed#{transaction_id}-1"])
 
 
 def test_same_payment_run_twice_settles_once_archives_once_and_audits_once(stack):
@@ -118,12 +143,18 @@ def test_same_payment_run_twice_settles_once_archives_once_and_audits_once(stack
     document = payment()
     seed_transaction(stack, transaction_id, document)
     first = run(stack, transaction_id, document, attempt=1)
-    rows_before = sorted(row["sk"] for row in audit_rows(stack, transaction_id))
+    rows_before = audit_rows(stack, transaction_id)
+    settled_before = transaction(stack, transaction_id)
 
     second = run(stack, transaction_id, document, attempt=2)
 
     assert (first["status"], second["status"]) == ("SUCCEEDED", "SUCCEEDED")
-    assert json.loads(second["output"])["status"] == "SETTLED"
-    assert len(_settlement_records(stack, transaction_id)) == 1
+    replay = json.loads(second["output"])
+    assert (replay["status"], replay["replayed"]) == ("SETTLED", True)
+    assert replay["settlement"] == json.loads(first["output"])["settlement"]
+    assert transaction(stack, transaction_id) == settled_before
+    assert len(settlement_records(stack, transaction_id)) == 1
     assert len(archive_entries(stack, transaction_id)) == 1
-    assert sorted(row["sk"] for row in audit_rows(stack, transaction_id)) == rows_before
+    assert sorted(audit_rows(stack, transaction_id), key=lambda row: row["sk"]) == sorted(
+        rows_before, key=lambda row: row["sk"]
+    )

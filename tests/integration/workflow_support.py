@@ -18,6 +18,10 @@ from botocore.client import BaseClient
 
 from payments_core.clock import now_iso
 
+# The sort keys of the audit rows a payment ends with when its first run settles (or declines) it.
+SETTLED_ROWS = ["fraud#completed", "ingest#received", "settlement#settled", "validation#completed"]
+DECLINED_ROWS = ["fraud#completed", "ingest#received", "settlement#declined", "validation#completed"]
+
 
 def new_transaction_id() -> str:
     return str(uuid.uuid4())
@@ -109,6 +113,15 @@ def archive_entries(stack: Any, transaction_id: str) -> list[dict[str, Any]]:
                 if entry["transaction_id"] == transaction_id:
                     entries.append({**entry, "key": version["Key"]})
     return entries
+
+
+def settlement_records(stack: Any, transaction_id: str) -> list[dict[str, Any]]:
+    """The transaction's records in the settlements table, once the archive function has followed
+    the stream (it puts them from the SETTLED image)."""
+    drain_audit_stream(stack)
+    return table(stack, "SettlementsTableName").query(
+        KeyConditionExpression=Key("transaction_id").eq(transaction_id), ConsistentRead=True
+    )["Items"]
 
 
 def transaction(stack: Any, transaction_id: str) -> dict[str, Any] | None:
