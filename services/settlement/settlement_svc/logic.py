@@ -237,10 +237,11 @@ def record_failure(request: FailRequest, deps: SettlementPorts) -> Outcome:
     """
     transaction_id = request.transaction_id
     failure = describe_failure(request)
-    if request.execution_name:
-        failure["execution"] = request.execution_name
+    # An unnamed attempt is one attempt: its failure is recorded once, like a named one's.
+    attempt = request.execution_name or ""
+    failure["execution"] = attempt
     write = deps.transactions.transition(
-        transaction_id, Status.FAILED, {"failure": failure}, iso(deps.clock()), attempt=request.execution_name
+        transaction_id, Status.FAILED, {"failure": failure}, iso(deps.clock()), attempt=attempt
     )
     if not write.applied:
         assert write.status is not None  # transition raises for an item without a status

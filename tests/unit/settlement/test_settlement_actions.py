@@ -241,3 +241,12 @@ def test_settle_refuses_a_payment_whose_amount_is_not_exact_in_its_currency(deps
         run(deps, "settle", payment={**PAYMENT, "amount": "100.001"})
 
     assert deps.transactions.landed == []
+
+
+def test_an_unnamed_attempt_records_its_failure_once(deps):
+    first = run(deps, "fail", error={"Error": "X", "Cause": "first"})
+    again = run(deps, "fail", error={"Error": "X", "Cause": "second"})
+
+    assert (first.first_time, again.first_time) == (True, False)
+    assert trail(deps) == ["settlement#failed"]
+    assert item(deps)["failure"]["cause"] == "first"
