@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.integration.xray_probe import FACADE_PARENT, TRACE_ID
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -22,10 +24,38 @@ def test_layer_pins_the_xray_sdk_with_powertools_tracer_and_pydantic():
     assert "pydantic" in pins
 
 
+def _segments(probed):
+    assert all(document["header"] == {"format": "json", "version": 1} for document in probed["documents"])
+    return [document["body"] for document in probed["documents"]]
+
+
+def _handler_segment(segments, service):
+    handler = next(s for s in segments if s["name"] == "## lambda_handler")
+    assert handler["trace_id"] == TRACE_ID
+    assert handler["annotations"]["Service"] == service
+    return handler
+
+
+def _dynamodb_calls(segments):
+    return [s for s in segments if s.get("namespace") == "aws" and s["name"] == "dynamodb"]
+
+
+def _ancestors(segment, segments):
+    """The ids of the subsegments a subsegment is nested in, innermost first."""
+    by_id = {s["id"]: s for s in segments}
+    chain = []
+    while segment.get("parent_id") in by_id:
+        segment = by_id[segment["parent_id"]]
+        chain.append(segment["id"])
+    return chain
+
+
 def test_handlers_trace_through_the_xray_sdk_without_payment_data():
-    """Given a traced Lambda invocation (trace header set, a daemon listening on loopback),
-    when the validation handler runs, then the X-Ray SDK sends the handler's subsegment under the
-    invocation's trace and a subsegment per DynamoDB call, and no payment data is recorded."""
+    """Given traced Lambda invocations (trace header set, a daemon listening on loopback), when the
+    validation and fraud handlers run, then the X-Ray SDK sends each handler's subsegment under the
+    invocation's trace and a subsegment per DynamoDB call, inside the handler's: none for
+    validation, which makes no AWS call, and fraud's velocity query alone. No payment data is
+    recorded."""
     probe = subprocess.run(
         [sys.executable, "-m", "tests.integration.xray_probe"],
         cwd=ROOT,
@@ -36,16 +66,19 @@ def test_handlers_trace_through_the_xray_sdk_without_payment_data():
     )
     assert probe.returncode == 0, probe.stderr[-3000:]
     report = json.loads(probe.stdout.strip().splitlines()[-1])
-    segments = [document["body"] for document in report["documents"]]
+    validation, fraud = report["ValidationFunction"], report["FraudFunction"]
 
-    assert report["result"]["outcome"] == "PASS"
-    assert all(document["header"] == {"format": "json", "version": 1} for document in report["documents"])
-    handler = next(s for s in segments if s["name"] == "## lambda_handler")
-    assert handler["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
-    assert handler["parent_id"] == "53995c3f42cd8ad8"
-    assert handler["annotations"]["Service"] == "validation"
-    operations = {s["aws"]["operation"] for s in segments if s.get("namespace") == "aws"}
-    assert {"UpdateItem", "PutItem"} <= operations
-    emitted = json.dumps(segments)
+    assert validation["result"]["outcome"] == "PASS"
+    assert fraud["result"]["outcome"] == "APPROVE"
+    validation_segments, fraud_segments = _segments(validation), _segments(fraud)
+    validation_handler = _handler_segment(validation_segments, "validation")
+    assert validation_handler["parent_id"] == FACADE_PARENT
+    assert _dynamodb_calls(validation_segments) == []
+    fraud_handler = _handler_segment(fraud_segments, "fraud")
+    (query,) = _dynamodb_calls(fraud_segments)
+    assert (query["aws"]["operation"], query["aws"]["index_name"]) == ("Query", "by_customer")
+    assert (query["trace_id"], fraud_handler["id"] in _ancestors(query, fraud_segments)) == (TRACE_ID, True)
+    emitted = json.dumps([*validation_segments, *fraud_segments])
     assert "tok_" not in emitted
     assert "12.34" not in emitted
+    assert "c_42" not in emitted

@@ -1,17 +1,24 @@
-"""The three workflow steps together on the deployed stack: ownership of writes, types, reserved words."""
+"""The three workflow steps together on the deployed stack: one write per state change, types,
+reserved words, and what the stream derives from the final write."""
 
 import json
 import re
 from decimal import Decimal
 
+import pytest
+
+from payctl.runtime import LambdaFunctionError
 from tests.factories import fresh_payment as payment
 from tests.integration.workflow_support import (
     audit_row,
+    audit_rows,
+    drain_audit_stream,
     dynamodb_calls,
     new_transaction_id,
     raw_transaction,
     seed_transaction,
     settlement_event,
+    table,
     transaction,
     workflow_input,
 )
@@ -26,30 +33,65 @@ EXPRESSION_KEYS = (
 )
 
 
-def test_validation_and_fraud_in_either_order_keep_both_results(stack):
-    """Given the two parallel checks finishing in either order, the item ends with both maps."""
+def sks(stack, transaction_id):
+    return sorted(row["sk"] for row in audit_rows(stack, transaction_id))
+
+
+def settlement_record(stack, transaction_id):
+    drain_audit_stream(stack)
+    return (
+        table(stack, "SettlementsTableName")
+        .get_item(Key={"transaction_id": transaction_id}, ConsistentRead=True)
+        .get("Item")
+    )
+
+
+def test_validation_and_fraud_in_either_order_write_nothing_and_settle_keeps_both_results(stack):
+    """Given the two parallel checks finishing in either order, neither touches the item; the settle
+    write that follows stores both results, exactly as the checks returned them."""
     for order in (("ValidationFunction", "FraudFunction"), ("FraudFunction", "ValidationFunction")):
         transaction_id = new_transaction_id()
         document = payment()
-        seed_transaction(stack, transaction_id, document)
+        seeded = seed_transaction(stack, transaction_id, document)
 
         results = {name: stack.invoke(name, workflow_input(transaction_id, document)) for name in order}
 
+        assert transaction(stack, transaction_id) == seeded
+        checks = {"validation": results["ValidationFunction"], "fraud": results["FraudFunction"]}
+        stack.invoke(
+            "SettlementFunction", settlement_event("settle", transaction_id, document, checks=checks)
+        )
         item = transaction(stack, transaction_id)
         assert item["validation"] == results["ValidationFunction"]
         assert item["fraud"] == results["FraudFunction"]
-        assert item["status"] == "RECEIVED"
+        assert item["status"] == "SETTLED"
 
 
-def test_a_check_that_runs_before_the_item_exists_creates_it_and_the_other_check_adds_to_it(stack):
+def test_checks_that_run_before_the_item_exists_create_nothing_and_settle_waits_for_ingest(stack):
+    """Given both checks running before ingest's item is visible, no item is created (so nothing
+    half-written can be mistaken for a received payment) and settle refuses to invent one; once
+    ingest's put lands, settle records both results."""
     transaction_id = new_transaction_id()
     document = payment()
 
     fraud = stack.invoke("FraudFunction", workflow_input(transaction_id, document))
     validation = stack.invoke("ValidationFunction", workflow_input(transaction_id, document))
+    event = settlement_event(
+        "settle", transaction_id, document, checks={"validation": validation, "fraud": fraud}
+    )
+
+    assert transaction(stack, transaction_id) is None
+    with pytest.raises(LambdaFunctionError) as raised:
+        stack.invoke("SettlementFunction", event)
+    assert raised.value.error_type == "TransactionNotFound"
+    assert transaction(stack, transaction_id) is None
+    assert audit_rows(stack, transaction_id) == []
+
+    seed_transaction(stack, transaction_id, document)
+    stack.invoke("SettlementFunction", event)
 
     item = transaction(stack, transaction_id)
-    assert (item["fraud"], item["validation"]) == (fraud, validation)
+    assert (item["status"], item["fraud"], item["validation"]) == ("SETTLED", fraud, validation)
 
 
 def _floats(value):
@@ -76,18 +118,25 @@ def _numbers(value):
 
 
 def test_no_float_reaches_dynamodb(stack, monkeypatch):
-    """Given a payment through validation, fraud and settlement, no DynamoDB call carries a float,
-    every number written is an exact decimal, and the stored amounts are the exact strings."""
+    """Given a payment through validation, fraud and settlement, and the stream functions that follow
+    its settlement, no DynamoDB call carries a float, every number written is an exact decimal, and
+    the stored amounts are the exact strings. The steps themselves make two calls: fraud's velocity
+    query and settle's one write."""
     transaction_id = new_transaction_id()
     document = payment(amount="19.99", currency="EUR")
     seed_transaction(stack, transaction_id, document)
+    drain_audit_stream(stack)
 
     with dynamodb_calls(monkeypatch) as calls:
         stack.invoke("ValidationFunction", workflow_input(transaction_id, document))
         stack.invoke("FraudFunction", workflow_input(transaction_id, document))
         stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
+        steps = list(calls)
+        drain_audit_stream(stack)
 
-    assert calls
+    assert [op for op, _ in steps] == ["Query", "UpdateItem"]
+    derived = {op for op, _ in calls[len(steps) :]}
+    assert {"BatchWriteItem", "TransactWriteItems"} <= derived
     assert [op for op, params in calls if list(_floats(params))] == []
     written = [number for _, params in calls for number in _numbers(params)]
     assert written
@@ -97,11 +146,14 @@ def test_no_float_reaches_dynamodb(stack, monkeypatch):
     assert settlement["amount"] == {"N": "19.99"}
     assert Decimal(settlement["fee"]["N"]) + Decimal(settlement["net"]["N"]) == Decimal("19.99")
     assert stored["fraud"]["M"]["score"] == {"S": "0.00"}
+    record = settlement_record(stack, transaction_id)
+    assert (record["amount"], record["fee"] + record["net"]) == (Decimal("19.99"), Decimal("19.99"))
 
 
 def test_status_and_action_written_through_attribute_names(stack, monkeypatch):
-    """Given every write of the three steps, ``status`` and ``action`` (DynamoDB reserved words) never
-    appear bare in an expression, and the values they name are written."""
+    """Given every DynamoDB call of the three steps and of the stream functions that follow them,
+    ``status`` and ``action`` (DynamoDB reserved words) never appear bare in an expression, and the
+    values they name are written."""
     transaction_id = new_transaction_id()
     document = payment()
     seed_transaction(stack, transaction_id, document)
@@ -110,6 +162,7 @@ def test_status_and_action_written_through_attribute_names(stack, monkeypatch):
         stack.invoke("ValidationFunction", workflow_input(transaction_id, document))
         stack.invoke("FraudFunction", workflow_input(transaction_id, document))
         stack.invoke("SettlementFunction", settlement_event("settle", transaction_id, document))
+        drain_audit_stream(stack)
 
     expressions = []
     for _, params in calls:
@@ -145,6 +198,13 @@ def test_workflow_settles_a_payment_that_passes_both_checks(stack):
         "PASS",
         "APPROVE",
     )
+    assert sks(stack, transaction_id) == [
+        "fraud#completed",
+        "ingest#received",
+        "settlement#settled",
+        "validation#completed",
+    ]
+    assert settlement_record(stack, transaction_id)["settled_at"] == output["settlement"]["settled_at"]
 
 
 def test_workflow_declines_a_payment_that_fails_validation_as_a_successful_execution(
@@ -160,11 +220,20 @@ def test_workflow_declines_a_payment_that_fails_validation_as_a_successful_execu
     item = transaction(stack, transaction_id)
     assert (item["status"], item["decline_reasons"]) == ("DECLINED", ["amount_below_minimum"])
     assert "settlement" not in item
+    assert sks(stack, transaction_id) == [
+        "fraud#completed",
+        "ingest#received",
+        "settlement#declined",
+        "validation#completed",
+    ]
+    assert audit_row(stack, transaction_id, "validation#completed")["action"] == "validation.failed"
+    assert settlement_record(stack, transaction_id) is None
 
 
 def test_workflow_records_failed_when_both_checks_error(stack):
     """Given an input neither check can read, both branches error, the payment is FAILED with both
-    branches named and an audit row for this attempt, and the execution fails so the queue retries it."""
+    branches named and an audit row for this attempt (and none for the checks, which produced no
+    result), and the execution fails so the queue retries it."""
     transaction_id = new_transaction_id()
     document = payment()
     seed_transaction(stack, transaction_id, document)
@@ -178,5 +247,7 @@ def test_workflow_records_failed_when_both_checks_error(stack):
     assert item["failure"]["cause"].startswith("validation: ValidationError: ")
     assert "; fraud: ValidationError: " in item["failure"]["cause"]
     assert "12.34" not in item["failure"]["cause"]
+    assert ("validation" in item, "fraud" in item) == (False, False)
     row = audit_row(stack, transaction_id, f"settlement#failed#{transaction_id}-1")
     assert (row["action"], row["outcome"]) == ("payment.failed", "FAILED")
+    assert sks(stack, transaction_id) == ["ingest#received", f"settlement#failed#{transaction_id}-1"]

@@ -1,4 +1,4 @@
-"""Runs one real handler with tracing on, as Lambda would, and prints what the X-Ray SDK sent.
+"""Runs real handlers with tracing on, as Lambda would, and prints what the X-Ray SDK sent for each.
 
 Executed in its own interpreter by test_tracing.py: the runtime switches tracing off for the
 local stack, and the X-Ray SDK's recorder is process-global, so the probe must not share a
@@ -14,6 +14,21 @@ import sys
 
 TRACE_ID = "1-5759e988-bd862e3fe1be46a994272793"
 FACADE_PARENT = "53995c3f42cd8ad8"
+# The handlers probed, in order, each with its sample event. Validation makes no AWS call; fraud
+# makes one (the velocity query), so the SDK's botocore patch is seen at work.
+PROBES = {"ValidationFunction": "events/validation_input.json", "FraudFunction": "events/workflow_input.json"}
+
+
+def _sent(daemon: socket.socket) -> list[dict[str, object]]:
+    """Every document the SDK has sent so far (it sends a subsegment when it closes)."""
+    documents = []
+    while True:
+        try:
+            datagram = daemon.recv(65535).decode()
+        except TimeoutError:
+            return documents
+        header, _, body = datagram.partition("\n")
+        documents.append({"header": json.loads(header), "body": json.loads(body)})
 
 
 def main() -> None:
@@ -35,17 +50,12 @@ def main() -> None:
                 "_X_AMZN_TRACE_ID": f"Root={TRACE_ID};Parent={FACADE_PARENT};Sampled=1",
             }
         )
-        with open("events/validation_input.json") as handle:
-            result = stack.invoke("ValidationFunction", json.load(handle))
-        documents = []
-        while True:
-            try:
-                datagram = daemon.recv(65535).decode()
-            except TimeoutError:
-                break
-            header, _, body = datagram.partition("\n")
-            documents.append({"header": json.loads(header), "body": json.loads(body)})
-    sys.stdout.write(json.dumps({"result": result, "documents": documents}) + "\n")
+        report = {}
+        for function, sample in PROBES.items():
+            with open(sample) as handle:
+                result = stack.invoke(function, json.load(handle))
+            report[function] = {"result": result, "documents": _sent(daemon)}
+    sys.stdout.write(json.dumps(report) + "\n")
 
 
 if __name__ == "__main__":
