@@ -22,6 +22,7 @@ batch until it lands.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from payments_core.audit import AuditEvent, AuditTable, audit_row
@@ -128,19 +129,35 @@ def state_change_events(item: Mapping[str, Any]) -> list[tuple[AuditEvent, str]]
     return list(_final(item, status))
 
 
-def trail_rows(records: list[dict[str, Any]], shards: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Trail:
+    rows: list[dict[str, Any]]
+    # Items whose image a state change cannot have left (a field missing, a hand edit): skipped,
+    # so that one of them does not hold up every later row of its stream shard.
+    unreadable: list[str]
+
+
+def trail_rows(records: list[dict[str, Any]], shards: int) -> Trail:
     """Every audit row the stream records stand for."""
-    rows = []
+    rows: list[dict[str, Any]] = []
+    unreadable: list[str] = []
     for record in records:
         image = deserialize(record.get("dynamodb", {}).get("NewImage") or {})
-        rows += [audit_row(event, at, shards) for event, at in state_change_events(image)]
-    return rows
+        try:
+            rows += [audit_row(event, at, shards) for event, at in state_change_events(image)]
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            unreadable.append(str(image.get("transaction_id", "?")))
+    return Trail(rows, unreadable)
 
 
 class AuditTrail(AuditTable):
     """Writes the derived rows. Each row's content is fixed by its key, so a put that lands twice
     writes the same row."""
 
-    def write(self, records: list[dict[str, Any]]) -> int:
-        """Write the rows of these stream records; the number of distinct rows."""
-        return self._put_batch(trail_rows(records, self._shards), ("pk", "sk"), "audit trail write")
+    def derive(self, records: list[dict[str, Any]]) -> Trail:
+        """The rows of these stream records, keyed for this table's shard count."""
+        return trail_rows(records, self._shards)
+
+    def write(self, trail: Trail) -> int:
+        """Write the rows; the number of distinct rows."""
+        return self._put_batch(trail.rows, ("pk", "sk"), "audit trail write")

@@ -123,7 +123,7 @@ def test_a_redelivered_record_derives_the_same_rows_with_the_same_index_keys():
     """A retried batch puts identical rows: nothing in a row depends on when it is derived."""
     records = [stream_record(RECEIVED, "1"), stream_record({**RECEIVED, **CHECKS, "status": "DECLINED"}, "2")]
 
-    first, again = trail_rows(records, 16), trail_rows(records, 16)
+    first, again = trail_rows(records, 16).rows, trail_rows(records, 16).rows
 
     assert first == again
     assert [row["sk"] for row in first] == [
@@ -133,3 +133,14 @@ def test_a_redelivered_record_derives_the_same_rows_with_the_same_index_keys():
         "settlement#declined",
     ]
     assert all(row["gsi1pk"].startswith("2026-03-01#") for row in first)
+
+
+def test_an_item_no_state_change_can_leave_is_skipped_and_named_not_a_blocked_shard():
+    """A SETTLED item without its settlement (a hand edit) must not hold up every later row."""
+    broken = {**RECEIVED, "status": "SETTLED", "transaction_id": "tx-broken"}
+    records = [stream_record(broken, "1"), stream_record(RECEIVED, "2")]
+
+    trail = trail_rows(records, 16)
+
+    assert trail.unreadable == ["tx-broken"]
+    assert [row["sk"] for row in trail.rows] == ["ingest#received"]

@@ -27,6 +27,12 @@ metrics = get_metrics(SERVICE)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     records = list(event.get("Records") or [])
-    written = bootstrap.audit_trail().write(records)
+    writer = bootstrap.audit_trail()
+    trail = writer.derive(records)
+    if trail.unreadable:
+        # Only a hand edit leaves such an item; it must not stop the trail of every other payment.
+        metrics.add_metric(name="UnreadableStateChanges", unit=MetricUnit.Count, value=len(trail.unreadable))
+        logger.error("state changes with no audit row", extra={"transaction_ids": trail.unreadable})
+    written = writer.write(trail)
     metrics.add_metric(name="AuditRowsWritten", unit=MetricUnit.Count, value=written)
     logger.info("audit rows written", extra={"records": len(records), "rows": written})
