@@ -209,17 +209,19 @@ def test_a_complete_payment_is_reported_not_replayed_and_max_bounds_the_rest(sta
     assert len(_messages(sqs, connection.outputs["PaymentsQueueUrl"])) == 2
 
 
-def test_a_final_status_with_an_effect_missing_is_not_complete_and_is_replayed(stack):
-    """SETTLED without its last audit row (a crash after the status write): the replay's re-run
-    completes it, so it must not be left in the DLQ or dropped as complete."""
+def test_a_final_status_is_complete_before_its_stream_effects_follow_and_is_not_replayed(stack):
+    """SETTLED whose audit rows the trail has not written yet: the final write is the workflow's
+    last, what follows it the stream delivers, so a replay would add nothing."""
     connection, sqs, _ = stack
-    _dead_letter(stack, tid("t-half"), status="SETTLED", finished=False)
+    _dead_letter(stack, tid("t-final"), status="SETTLED", finished=False)
 
-    assert Dlq(connection).read(selection=Selection(complete=True)) == []
+    assert [m.transaction_id for m in Dlq(connection).read(selection=Selection(complete=True))] == [
+        tid("t-final")
+    ]
     report = Dlq(connection).replay(Selection(), operator="erin")
 
-    assert report.complete == [] and [m.transaction_id for m, _ in report.moved] == [tid("t-half")]
-    assert len(_messages(sqs, connection.outputs["PaymentsQueueUrl"])) == 1
+    assert [m.transaction_id for m in report.complete] == [tid("t-final")] and report.moved == []
+    assert _messages(sqs, connection.outputs["PaymentsQueueUrl"]) == []
 
 
 def test_a_refused_confirmation_or_a_failed_send_leaves_the_messages_in_the_dlq(stack):
