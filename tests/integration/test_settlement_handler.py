@@ -342,15 +342,17 @@ def test_fail_path_records_failed_with_a_redacted_cause(stack):
     )
 
     failure = {"error": "DependencyError", "cause": "DependencyError: archive write failed for [redacted]"}
+    # A direct call names no execution: its one attempt is the unnamed one.
+    recorded = {**failure, "execution": ""}
     assert result == {
         "transaction_id": transaction_id,
         "status": "FAILED",
-        "failure": failure,
+        "failure": recorded,
         "complete": False,
         "replayed": False,
     }
     item = transaction(stack, transaction_id)
-    assert (item["status"], item["failure"]) == ("FAILED", failure)
+    assert (item["status"], item["failure"]) == ("FAILED", recorded)
     row = audit_row(stack, transaction_id, "settlement#failed")
     assert (row["action"], row["outcome"], row["detail"]) == ("payment.failed", "FAILED", failure)
     assert "tok_visa_4242" not in json.dumps(audit_rows(stack, transaction_id), default=str)
