@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from payments_core.dynamo import DynamoTable, serialize
 from payments_core.errors import DependencyError
-from payments_core.models import Status
+from payments_core.status import Status
 
 # The audit row each final status's step writes last (audit keys are "<step>#<event>").
 MARKER_ROWS: Final[dict[Status, str]] = {

@@ -1,11 +1,10 @@
-"""Pydantic models at the edge of every service: the payment, the queue message, statuses, and the
+"""Pydantic models at the edge of every service: the payment, the queue message, and the
 lenient view of the payment that the workflow checks read."""
 
 from __future__ import annotations
 
 import copy
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -22,15 +21,9 @@ from pydantic import (
 
 from payments_core.money import AMOUNT_PATTERN, SUPPORTED_CURRENCIES, format_amount, parse_amount
 
-
-class Status(StrEnum):
-    RECEIVED = "RECEIVED"
-    SETTLED = "SETTLED"
-    DECLINED = "DECLINED"
-    FAILED = "FAILED"
-
-
-FINAL_STATUSES = frozenset({Status.SETTLED, Status.DECLINED})
+# Re-exported: code that reads the models takes the statuses from here too.
+from payments_core.status import FINAL_STATUSES as FINAL_STATUSES
+from payments_core.status import Status as Status
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]

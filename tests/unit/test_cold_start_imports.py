@@ -22,7 +22,11 @@ HANDLERS = {
     "validation_svc.handler": "services/validation",
     "fraud_svc.handler": "services/fraud",
     "settlement_svc.handler": "services/settlement",
+    "settlement_svc.archiver": "services/settlement",
 }
+# pydantic's import and its models' construction are most of a cold start's own cost: the functions
+# that read their events by hand must not load it.
+WITHOUT_PYDANTIC = ("ingest_svc.handlers.counters", "settlement_svc.archiver")
 _PROBE = "; ".join(
     [
         "import importlib, json, sys",
@@ -67,3 +71,9 @@ def test_the_consumer_loads_neither_the_api_models_nor_idempotency():
     assert "ingest_svc.models" not in modules
     assert not {m for m in modules if m.startswith("aws_lambda_powertools.utilities.idempotency")}
     assert not {m for m in modules if m.startswith("aws_lambda_powertools.event_handler.openapi")}
+
+
+@pytest.mark.parametrize("module", WITHOUT_PYDANTIC)
+def test_the_functions_that_read_events_by_hand_load_no_pydantic(module):
+    modules = loaded_modules(module)
+    assert not {m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")}

@@ -30,7 +30,7 @@ from payctl.tools.operator.audit import OperatorAudit
 from payctl.tools.operator.queues import SQS_BATCH, make_visible
 from payctl.tools.operator.status import audit_shards
 from payments_core.completion import MARKER_ROWS
-from payments_core.models import Status
+from payments_core.status import Status
 
 # Long enough to read a DLQ of a few thousand messages (or replay them) without seeing one twice.
 _HOLD_SECONDS = 300

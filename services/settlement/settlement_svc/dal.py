@@ -10,9 +10,9 @@ from botocore.exceptions import ClientError
 from payments_core import aws
 from payments_core.dynamo import DynamoTable, deserialize, serialize
 from payments_core.errors import DependencyError
-from payments_core.models import Status
 from payments_core.observability import get_tracer
 from payments_core.settings import get_settings
+from payments_core.status import Status
 from payments_core.streams import mark_key, mark_update
 from payments_core.transactions import transition_update
 from settlement_svc.ports import LedgerWrite

@@ -19,8 +19,9 @@ from payments_core.audit import AuditEvent, AuditPort
 from payments_core.clock import parse_iso
 from payments_core.completion import CompletionPort
 from payments_core.errors import WorkflowFailed
-from payments_core.models import FINAL_STATUSES, PaymentMessage, Status
+from payments_core.models import PaymentMessage
 from payments_core.money import format_amount
+from payments_core.status import FINAL_STATUSES, Status
 
 ACTOR: Final[str] = "ingest"
 # StartSyncExecution runs an Express workflow for at most five minutes.
