@@ -1,5 +1,5 @@
-"""Pydantic models at the edge of every service: the payment, the queue message, and the
-lenient view of the payment that the workflow checks read."""
+"""Pydantic models at the edge of the API, the consumer and settlement: the payment and the queue
+message. (Validation and fraud read their payloads by hand: ``payments_core.payloads``.)"""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
     field_serializer,
-    field_validator,
     model_validator,
 )
 
@@ -162,31 +161,6 @@ class PaymentMessage(BaseModel):
     payment: Payment
 
 
-# The workflow steps read their payload leniently on purpose: a payment that breaks a business rule
-# must be failed or scored with a reason, not crash its branch with a parsing error.
+# The settlement steps read their payload leniently on purpose: a payment that breaks a business rule
+# must be declined or failed with a reason, not crash its step with a parsing error.
 LENIENT = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
-
-
-class LenientCustomer(BaseModel):
-    model_config = LENIENT
-
-    id: str | None = None
-    country: str | None = None
-
-
-class LenientPayment(BaseModel):
-    """The fields every check reads. Only an amount that is already a binary float is refused,
-    because its exact value is lost."""
-
-    model_config = LENIENT
-
-    amount: str
-    currency: str = ""
-    customer: LenientCustomer | None = None
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _exact_amount(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            raise ValueError("amount must be a decimal string or an integer, never a binary float")
-        return str(value)

@@ -26,7 +26,12 @@ HANDLERS = {
 }
 # pydantic's import and its models' construction are most of a cold start's own cost: the functions
 # that read their events by hand must not load it.
-WITHOUT_PYDANTIC = ("ingest_svc.handlers.counters", "settlement_svc.archiver")
+WITHOUT_PYDANTIC = (
+    "ingest_svc.handlers.counters",
+    "settlement_svc.archiver",
+    "validation_svc.handler",
+    "fraud_svc.handler",
+)
 _PROBE = "; ".join(
     [
         "import importlib, json, sys",
