@@ -82,3 +82,10 @@ def test_the_consumer_loads_neither_the_api_models_nor_idempotency():
 def test_the_functions_that_read_events_by_hand_load_no_pydantic(module):
     modules = loaded_modules(module)
     assert not {m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")}
+
+
+def test_the_api_builds_no_openapi_document_on_its_cold_start():
+    """Powertools' OpenAPI models are loaded on the first request for the Swagger page, not at init."""
+    modules = loaded_modules("ingest_svc.handlers.api")
+    assert "aws_lambda_powertools.event_handler.openapi.models" not in modules
+    assert "aws_lambda_powertools.event_handler.openapi.swagger_ui" not in modules
