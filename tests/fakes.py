@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from payments_core.audit import AuditEvent
-from payments_core.models import Status
+from payments_core.status import Status
 from payments_core.transactions import GuardedWrite
 
 

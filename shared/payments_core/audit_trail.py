@@ -27,8 +27,8 @@ from typing import Any, Final
 
 from payments_core.audit import AuditEvent, AuditTable, audit_row
 from payments_core.dynamo import deserialize
-from payments_core.models import Status
 from payments_core.money import format_amount
+from payments_core.status import Status
 
 # The settlement's fields that the settled row shows, amounts in the currency's canonical form.
 SETTLEMENT_FIELDS: Final = ("amount", "currency", "fee", "net", "settled_at")

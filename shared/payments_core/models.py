@@ -1,11 +1,10 @@
-"""Pydantic models at the edge of every service: the payment, the queue message, statuses, and the
-lenient view of the payment that the workflow checks read."""
+"""Pydantic models at the edge of the API, the consumer and settlement: the payment and the queue
+message. (Validation and fraud read their payloads by hand: ``payments_core.payloads``.)"""
 
 from __future__ import annotations
 
 import copy
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -16,21 +15,14 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
     field_serializer,
-    field_validator,
     model_validator,
 )
 
 from payments_core.money import AMOUNT_PATTERN, SUPPORTED_CURRENCIES, format_amount, parse_amount
 
-
-class Status(StrEnum):
-    RECEIVED = "RECEIVED"
-    SETTLED = "SETTLED"
-    DECLINED = "DECLINED"
-    FAILED = "FAILED"
-
-
-FINAL_STATUSES = frozenset({Status.SETTLED, Status.DECLINED})
+# Re-exported: code that reads the models takes the statuses from here too.
+from payments_core.status import FINAL_STATUSES as FINAL_STATUSES
+from payments_core.status import Status as Status
 
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -169,31 +161,6 @@ class PaymentMessage(BaseModel):
     payment: Payment
 
 
-# The workflow steps read their payload leniently on purpose: a payment that breaks a business rule
-# must be failed or scored with a reason, not crash its branch with a parsing error.
+# The settlement steps read their payload leniently on purpose: a payment that breaks a business rule
+# must be declined or failed with a reason, not crash its step with a parsing error.
 LENIENT = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
-
-
-class LenientCustomer(BaseModel):
-    model_config = LENIENT
-
-    id: str | None = None
-    country: str | None = None
-
-
-class LenientPayment(BaseModel):
-    """The fields every check reads. Only an amount that is already a binary float is refused,
-    because its exact value is lost."""
-
-    model_config = LENIENT
-
-    amount: str
-    currency: str = ""
-    customer: LenientCustomer | None = None
-
-    @field_validator("amount", mode="before")
-    @classmethod
-    def _exact_amount(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            raise ValueError("amount must be a decimal string or an integer, never a binary float")
-        return str(value)

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from payments_core.dynamo import DynamoTable, deserialize, serialize
 from payments_core.errors import DependencyError, TransactionNotFound
-from payments_core.models import Status
+from payments_core.status import Status
 
 CONDITION_FAILED: Final[str] = "ConditionalCheckFailedException"
 

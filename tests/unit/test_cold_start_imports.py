@@ -22,7 +22,16 @@ HANDLERS = {
     "validation_svc.handler": "services/validation",
     "fraud_svc.handler": "services/fraud",
     "settlement_svc.handler": "services/settlement",
+    "settlement_svc.archiver": "services/settlement",
 }
+# pydantic's import and its models' construction are most of a cold start's own cost: the functions
+# that read their events by hand must not load it.
+WITHOUT_PYDANTIC = (
+    "ingest_svc.handlers.counters",
+    "settlement_svc.archiver",
+    "validation_svc.handler",
+    "fraud_svc.handler",
+)
 _PROBE = "; ".join(
     [
         "import importlib, json, sys",
@@ -67,3 +76,16 @@ def test_the_consumer_loads_neither_the_api_models_nor_idempotency():
     assert "ingest_svc.models" not in modules
     assert not {m for m in modules if m.startswith("aws_lambda_powertools.utilities.idempotency")}
     assert not {m for m in modules if m.startswith("aws_lambda_powertools.event_handler.openapi")}
+
+
+@pytest.mark.parametrize("module", WITHOUT_PYDANTIC)
+def test_the_functions_that_read_events_by_hand_load_no_pydantic(module):
+    modules = loaded_modules(module)
+    assert not {m for m in modules if m.split(".")[0] in ("pydantic", "pydantic_core")}
+
+
+def test_the_api_builds_no_openapi_document_on_its_cold_start():
+    """Powertools' OpenAPI models are loaded on the first request for the Swagger page, not at init."""
+    modules = loaded_modules("ingest_svc.handlers.api")
+    assert "aws_lambda_powertools.event_handler.openapi.models" not in modules
+    assert "aws_lambda_powertools.event_handler.openapi.swagger_ui" not in modules

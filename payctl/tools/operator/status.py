@@ -10,7 +10,7 @@ from typing import Any
 from payctl.tools.connection import Connection
 from payctl.tools.operator.queues import QueueDepth, queue_depth
 from payments_core.audit_reader import AuditReader
-from payments_core.settings import Settings
+from payments_core.settings import DEFAULT_AUDIT_SHARDS
 
 
 def counts_by_status(dynamodb: Any, table: str) -> dict[str, int]:
@@ -33,8 +33,7 @@ def audit_counters(dynamodb: Any, table: str, day: str) -> dict[str, int]:
 
 def audit_shards(connection: Connection) -> int:
     """The shard count the stack's functions spread the audit rows' day index over."""
-    default = Settings.model_fields["audit_shards"].default
-    return int(connection.setting("AUDIT_SHARDS", "AuditShards", str(default)))
+    return int(connection.setting("AUDIT_SHARDS", "AuditShards", str(DEFAULT_AUDIT_SHARDS)))
 
 
 @dataclass(frozen=True)

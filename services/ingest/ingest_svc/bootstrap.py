@@ -2,25 +2,25 @@
 
 One root per function (the API, the queue consumer, the audit trail and its counters), each built on first use
 and kept for the execution environment. Tests swap a function's adapters with
-``bootstrap.<function>.override(...)``. Nothing here imports what another function does not need:
-the consumer's cold start never loads the API's models.
+``bootstrap.<function>.override(...)``. This one module serves three functions, so each builder
+imports its own adapters: no function's cold start loads another's (the counters load neither
+pydantic nor the API's idempotency store, the consumer not the API's audit reader).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ingest_svc.dal.idempotency import IdempotencyStore
-from ingest_svc.dal.queue import PaymentsQueue
-from ingest_svc.dal.transactions import TransactionsTable
-from ingest_svc.dal.workflow import Workflow
-from ingest_svc.logic.accept import AcceptPorts
-from ingest_svc.logic.ports import TransactionsPort
-from ingest_svc.logic.record import RecordPorts
-from payments_core.audit import AuditCounters, AuditWriter
-from payments_core.audit_reader import AuditReader, AuditReadPort
+from payments_core.audit import AuditCounters
 from payments_core.audit_trail import AuditTrail
 from payments_core.wiring import CompositionRoot
+
+if TYPE_CHECKING:
+    from ingest_svc.logic.accept import AcceptPorts
+    from ingest_svc.logic.ports import TransactionsPort
+    from ingest_svc.logic.record import RecordPorts
+    from payments_core.audit_reader import AuditReadPort
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,12 @@ class ApiPorts:
 
 
 def _api_ports() -> ApiPorts:
+    from ingest_svc.dal.idempotency import IdempotencyStore
+    from ingest_svc.dal.queue import PaymentsQueue
+    from ingest_svc.dal.transactions import TransactionsTable
+    from ingest_svc.logic.accept import AcceptPorts
+    from payments_core.audit_reader import AuditReader
+
     transactions = TransactionsTable()
     return ApiPorts(
         accept=AcceptPorts(idempotency=IdempotencyStore(), queue=PaymentsQueue(), recorded=transactions),
@@ -40,6 +46,11 @@ def _api_ports() -> ApiPorts:
 
 
 def _consumer_ports() -> RecordPorts:
+    from ingest_svc.dal.transactions import TransactionsTable
+    from ingest_svc.dal.workflow import Workflow
+    from ingest_svc.logic.record import RecordPorts
+    from payments_core.audit import AuditWriter
+
     return RecordPorts(transactions=TransactionsTable(), audit=AuditWriter(), workflow=Workflow())
 
 

@@ -13,8 +13,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments_core.dynamo import deserialize
-from payments_core.models import Status
 from payments_core.observability import get_logger, get_metrics, get_tracer
+from payments_core.status import Status
 from payments_core.streams import sequence, shard_id_of
 from settlement_svc import bootstrap
 from settlement_svc.archiving import SettledRecord, archive_batch

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from payments_core.errors import DependencyError
-from payments_core.models import Status
 from payments_core.money import decimal_strings, format_amount
-from settlement_svc.logic import FEE_RATE, FIXED_FEE
+from payments_core.status import Status
+from settlement_svc.fees import FEE_RATE, FIXED_FEE
 
 ARCHIVE_PREFIX: Final = "archive/"
 _CARD_FIELDS: Final = ("type", "brand", "last4", "country")

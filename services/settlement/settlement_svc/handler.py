@@ -11,8 +11,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from payments_core.models import Status
 from payments_core.observability import get_logger, get_metrics, get_tracer, workflow_task
+from payments_core.status import Status
 from settlement_svc import bootstrap
 from settlement_svc.logic import process
 from settlement_svc.models import REQUEST_ADAPTER

@@ -39,8 +39,9 @@ from typing import TYPE_CHECKING, Any, Final
 from payments_core.audit_trail import settlement_view
 from payments_core.clock import iso
 from payments_core.errors import StatusTransitionRejected
-from payments_core.models import FINAL_STATUSES, Status
 from payments_core.money import minor_units
+from payments_core.status import FINAL_STATUSES, Status
+from settlement_svc.fees import FEE_RATE, FIXED_FEE
 from settlement_svc.models import CheckOutcome, Checks, DeclineRequest, FailRequest, SettleRequest
 from settlement_svc.ports import SettlementPorts
 
@@ -49,21 +50,6 @@ if TYPE_CHECKING:
 
 STEP: Final = "settlement"
 ACTOR: Final = "settlement"
-
-FEE_RATE: Final = Decimal("0.029")
-FIXED_FEE: Final[Mapping[str, Decimal]] = {
-    "USD": Decimal("0.30"),
-    "EUR": Decimal("0.25"),
-    "GBP": Decimal("0.20"),
-    "CHF": Decimal("0.30"),
-    "CAD": Decimal("0.30"),
-    "AUD": Decimal("0.30"),
-    "SEK": Decimal("2.50"),
-    "JPY": Decimal("30"),
-    "KRW": Decimal("300"),
-    "KWD": Decimal("0.100"),
-    "BHD": Decimal("0.100"),
-}
 
 MAX_CAUSE_CHARS: Final = 512
 MAX_ERROR_CHARS: Final = 128

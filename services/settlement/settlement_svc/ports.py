@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from payments_core.clock import utc_now
-from payments_core.models import Status
+from payments_core.status import Status
 
 if TYPE_CHECKING:
     from payments_core.transactions import GuardedWrite

@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from fraud_svc.logic import (
     AMOUNT_TIERS,
@@ -20,6 +19,7 @@ from fraud_svc.logic import (
 )
 from fraud_svc.models import FraudResult, PaymentToScore
 from payments_core.money import SUPPORTED_CURRENCIES
+from payments_core.payloads import ValidationError
 from tests import factories
 
 

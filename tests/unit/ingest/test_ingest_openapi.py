@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Annotated
 
 import pytest
+from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from ingest_svc.handlers import api
+from ingest_svc.handlers.openapi import API_KEY_SCHEME, PaymentsResolver, api_key_scheme
 from ingest_svc.models import PaymentRequest
 from payments_core.models import METADATA_KEY_PATTERN
 from payments_core.money import AMOUNT_PATTERN, SUPPORTED_CURRENCIES
+from tests import factories
+from tests.unit.ingest.conftest import FakeContext
 
 ROUTES = {
     ("/payments", "post"): {"202", "413", "415", "422"},
@@ -76,3 +81,30 @@ def test_the_error_body_is_the_one_every_answer_uses(spec):
 
     assert set(error["properties"]) == {"code", "message", "field"}
     assert set(error["required"]) == {"code", "message"}
+
+
+def _resolver_with_a_route() -> PaymentsResolver:
+    resolver = PaymentsResolver(enable_validation=True)
+
+    @resolver.post("/payments")
+    def post_payment(payment: Annotated[PaymentRequest, Body()]) -> dict[str, str]:
+        return {"merchant_id": payment.merchant_id}
+
+    return resolver
+
+
+@pytest.mark.parametrize("query", [None, {"format": "json"}, {"format": "oauth2-redirect"}])
+def test_the_swagger_page_answers_what_powertools_own_page_answers(query):
+    """Given the page built on its first request, and Powertools' ``enable_swagger`` given the same
+    document and security scheme, both answer the same response, byte for byte."""
+    ours, powertools = _resolver_with_a_route(), _resolver_with_a_route()
+    ours.enable_swagger_page("/swagger", **api.OPENAPI_DOCUMENT)
+    powertools.enable_swagger(
+        path="/swagger",
+        **api.OPENAPI_DOCUMENT,
+        security_schemes=api_key_scheme(),
+        security=[{API_KEY_SCHEME: []}],
+    )
+    event = factories.rest_event("GET", "/swagger", api_key_id=None, query=query)
+
+    assert ours.resolve(event, FakeContext()) == powertools.resolve(event, FakeContext())

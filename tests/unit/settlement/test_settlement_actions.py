@@ -7,7 +7,7 @@ import pytest
 
 from payments_core.audit_trail import state_change_events
 from payments_core.errors import InvalidAmount, StatusTransitionRejected, TransactionNotFound
-from payments_core.models import Status
+from payments_core.status import Status
 from settlement_svc.logic import process
 from settlement_svc.models import REQUEST_ADAPTER
 from settlement_svc.ports import SettlementPorts

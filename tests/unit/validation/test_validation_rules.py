@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import ValidationError
 
 from payments_core.money import CURRENCY_MINOR_UNITS, SUPPORTED_CURRENCIES
+from payments_core.payloads import ValidationError
 from tests import factories
 from validation_svc.logic import BRAND_CURRENCIES, MAXIMUM_CHARGE, MINIMUM_CHARGE, check_payment
 from validation_svc.models import PaymentToValidate

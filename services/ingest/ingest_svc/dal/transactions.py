@@ -10,7 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from payments_core.dynamo import deserialize, serialize
 from payments_core.errors import DependencyError
-from payments_core.models import Status
+from payments_core.status import Status
 from payments_core.transactions import CONDITION_FAILED, TransactionStore
 
 _BATCH_GET_LIMIT: Final[int] = 100

@@ -20,7 +20,8 @@ from typing import Any, Final
 from ingest_svc.logic.ports import TransactionsPort, WorkflowPort
 from payments_core.audit import AuditEvent, AuditPort
 from payments_core.errors import WorkflowFailed
-from payments_core.models import FINAL_STATUSES, PaymentMessage, Status
+from payments_core.models import PaymentMessage
+from payments_core.status import FINAL_STATUSES, Status
 
 ACTOR: Final[str] = "ingest"
 # StartSyncExecution runs an Express workflow for at most five minutes.

@@ -16,8 +16,8 @@ from typing import Any, Final
 from ingest_svc.logic.ports import TransactionsPort
 from payments_core.clock import parse_iso
 from payments_core.errors import InvalidRequest, PaymentsError, TransactionNotFound
-from payments_core.models import Status
 from payments_core.money import decimal_strings, format_amount
+from payments_core.status import Status
 
 DEFAULT_AUDIT_WINDOW: Final[timedelta] = timedelta(hours=1)
 AUDIT_EARLIEST: Final[datetime] = datetime(1970, 1, 1, tzinfo=UTC)
