@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from payments_core.audit import AuditEvent
+from payments_core.errors import TransactionNotFound
 from payments_core.status import Status
 from payments_core.transactions import GuardedWrite
 
@@ -82,8 +83,6 @@ class FakeTransactions:
     def transition(
         self, transaction_id: str, to: Status, fields: dict[str, Any], now: str, *, attempt: str | None = None
     ) -> GuardedWrite:
-        from payments_core.errors import TransactionNotFound
-
         item = self.items.get(transaction_id)
         if item is None or "status" not in item:
             raise TransactionNotFound("never received")
