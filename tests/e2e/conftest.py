@@ -193,8 +193,8 @@ def wait_for_status(api: ApiClient) -> Callable[..., dict[str, Any]]:
 def wait_for_audit(api: ApiClient) -> Callable[..., list[dict[str, Any]]]:
     """GET /payments/{id}/audit until it holds ``action``; the events then.
 
-    A step writes the status first and its audit row last, so a terminal status can be read a
-    moment before the row that records it.
+    The rows follow the state changes through the transactions stream, so a terminal status can
+    be read a moment before the row that records it.
     """
 
     def wait(transaction_id: str, action: str, timeout: float = 30) -> list[dict[str, Any]]:

@@ -33,7 +33,7 @@ def test_a_payment_is_accepted_then_settled_with_its_audit_trail(
 
 
 def test_the_same_key_and_body_replays_the_first_response_and_makes_one_transaction(
-    api, payment, idempotency_key, wait_for_status
+    api, payment, idempotency_key, wait_for_status, wait_for_audit
 ):
     body, key = payment(), idempotency_key()
 
@@ -44,8 +44,8 @@ def test_the_same_key_and_body_replays_the_first_response_and_makes_one_transact
     assert first.json()["replayed"] is False
     assert second.json() == {**first.json(), "replayed": True}
     transaction_id = first.json()["transaction_id"]
-    wait_for_status(transaction_id)
-    trail = api.get(f"/payments/{transaction_id}/audit").json()["events"]
+    final = wait_for_status(transaction_id)["status"]
+    trail = wait_for_audit(transaction_id, f"payment.{final.lower()}")
     assert [event["action"] for event in trail].count("payment.received") == 1
 
 
