@@ -65,8 +65,10 @@ def required_text(data: Mapping[str, Any], name: str, where: str = "", *, max_le
     return value
 
 
-def texts(data: Mapping[str, Any], name: str, where: str = "") -> list[str]:
-    """A required list of strings."""
+def texts(data: Mapping[str, Any], name: str, where: str = "", *, required: bool = True) -> list[str]:
+    """A list of strings; an empty one when it is missing and not ``required``."""
+    if not required and name not in data:
+        return []
     value = data.get(name)
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         raise ValidationError(_path(where, name), "must be a list of strings")

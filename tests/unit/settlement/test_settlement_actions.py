@@ -8,7 +8,7 @@ import pytest
 from payments_core.errors import DependencyError, InvalidAmount, StatusTransitionRejected, TransactionNotFound
 from payments_core.models import Status
 from settlement_svc.logic import process
-from settlement_svc.models import REQUEST_ADAPTER
+from settlement_svc.models import read_request
 from settlement_svc.ports import LedgerWrite, SettlementPorts
 from tests.factories import payment
 from tests.fakes import FakeAudit, FakeTransactions
@@ -85,7 +85,7 @@ def run(deps, action, **fields):
         "received_at": CREATED_AT,
         **fields,
     }
-    return process(REQUEST_ADAPTER.validate_python(event), deps)
+    return process(read_request(event), deps)
 
 
 def test_settle_writes_record_status_and_audit(deps):
@@ -122,7 +122,7 @@ def test_settle_needs_the_received_time_from_the_workflow(deps):
     event = {"action": "settle", "transaction_id": TRANSACTION_ID, "payment": PAYMENT, "checks": PASSED}
 
     with pytest.raises(ValueError, match="received_at"):
-        REQUEST_ADAPTER.validate_python(event)
+        read_request(event)
 
 
 def test_settling_twice_settles_once(deps):
