@@ -159,8 +159,3 @@ class PaymentMessage(BaseModel):
     payload_hash: str
     received_at: str
     payment: Payment
-
-
-# The settlement steps read their payload leniently on purpose: a payment that breaks a business rule
-# must be declined or failed with a reason, not crash its step with a parsing error.
-LENIENT = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)

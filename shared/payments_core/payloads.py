@@ -12,9 +12,9 @@ are ignored. No error message quotes the input: a payload holds payment data.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
 
 class ValidationError(ValueError):
@@ -65,8 +65,10 @@ def required_text(data: Mapping[str, Any], name: str, where: str = "", *, max_le
     return value
 
 
-def texts(data: Mapping[str, Any], name: str, where: str = "") -> list[str]:
-    """A required list of strings."""
+def texts(data: Mapping[str, Any], name: str, where: str = "", *, required: bool = True) -> list[str]:
+    """A list of strings; an empty one when it is missing and not ``required``."""
+    if not required and name not in data:
+        return []
     value = data.get(name)
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         raise ValidationError(_path(where, name), "must be a list of strings")
@@ -126,3 +128,58 @@ class LenientPayment:
 
 
 TRANSACTION_ID_MAX_LENGTH: Final = 64
+P = TypeVar("P", bound=LenientPayment)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckRequest(Generic[P]):
+    """A check's task Payload (the workflow input): the transaction and its payment, read leniently."""
+
+    PAYMENT: ClassVar[type[LenientPayment]] = LenientPayment
+
+    transaction_id: str
+    payment: P
+    received_at: str | None = None
+
+    @classmethod
+    def model_validate(cls, value: Any) -> Self:
+        data = record(value, "payload")
+        if "payment" not in data:
+            raise ValidationError("payment", "is required")
+        return cls(
+            transaction_id=required_text(data, "transaction_id", max_length=TRANSACTION_ID_MAX_LENGTH),
+            payment=cls.PAYMENT.model_validate(data["payment"]),  # type: ignore[arg-type]  # PAYMENT reads a P
+            received_at=optional_text(data, "received_at"),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckResult:
+    """What a check returns to the state machine and stores as the transaction's ``STORED_AS`` map."""
+
+    OUTCOMES: ClassVar[tuple[str, ...]]
+    STORED_AS: ClassVar[str]
+
+    outcome: str
+    reasons: list[str]
+    checked_at: str
+
+    def __post_init__(self) -> None:
+        if self.outcome not in self.OUTCOMES:
+            raise ValidationError("outcome", f"must be one of {', '.join(self.OUTCOMES)}")
+
+    @classmethod
+    def stored_fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields of a result stored by an earlier run, for the constructor."""
+        return {
+            "outcome": one_of(data, "outcome", cls.OUTCOMES, cls.STORED_AS),
+            "reasons": texts(data, "reasons", cls.STORED_AS),
+            "checked_at": text(data, "checked_at", cls.STORED_AS, required=True),
+        }
+
+    @classmethod
+    def model_validate(cls, value: Any) -> Self:
+        return cls(**cls.stored_fields(record(value, cls.STORED_AS)))
+
+    def model_dump(self) -> dict[str, Any]:
+        return asdict(self)

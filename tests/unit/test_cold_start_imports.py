@@ -29,6 +29,7 @@ HANDLERS = {
 WITHOUT_PYDANTIC = (
     "ingest_svc.handlers.counters",
     "settlement_svc.archiver",
+    "settlement_svc.handler",
     "validation_svc.handler",
     "fraud_svc.handler",
 )

@@ -9,19 +9,18 @@ pydantic: see there why.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Self
 
 from payments_core.payloads import (
-    TRANSACTION_ID_MAX_LENGTH,
+    CheckRequest,
+    CheckResult,
     LenientPayment,
     ValidationError,
-    one_of,
     optional_text,
     record,
-    required_text,
     text,
-    texts,
 )
 
 SCORE_PATTERN: Final = re.compile(r"0\.[0-9]{2}|1\.00")
@@ -52,54 +51,27 @@ class PaymentToScore(LenientPayment):
 
 
 @dataclass(frozen=True, kw_only=True)
-class FraudRequest:
+class FraudRequest(CheckRequest[PaymentToScore]):
     """The ScoreFraud task's Payload: the workflow input."""
 
-    transaction_id: str
-    payment: PaymentToScore
-    received_at: str | None = None
-
-    @classmethod
-    def model_validate(cls, value: Any) -> FraudRequest:
-        data = record(value, "payload")
-        if "payment" not in data:
-            raise ValidationError("payment", "is required")
-        return cls(
-            transaction_id=required_text(data, "transaction_id", max_length=TRANSACTION_ID_MAX_LENGTH),
-            payment=PaymentToScore.model_validate(data["payment"]),
-            received_at=optional_text(data, "received_at"),
-        )
-
-
-OUTCOMES: tuple[Literal["APPROVE"], Literal["DECLINE"]] = ("APPROVE", "DECLINE")
+    PAYMENT = PaymentToScore
 
 
 @dataclass(frozen=True, kw_only=True)
-class FraudResult:
+class FraudResult(CheckResult):
     """What the step returns and stores as the item's ``fraud`` map; the score is a string Decimal."""
+
+    OUTCOMES = ("APPROVE", "DECLINE")
+    STORED_AS = "fraud"
 
     outcome: Literal["APPROVE", "DECLINE"]
     score: str
-    reasons: list[str]
-    checked_at: str
 
     def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise ValidationError("outcome", "must be APPROVE or DECLINE")
+        super().__post_init__()
         if not isinstance(self.score, str) or not SCORE_PATTERN.fullmatch(self.score):
             raise ValidationError("score", "must be a two-place decimal string from 0.00 to 1.00")
 
     @classmethod
-    def model_validate(cls, value: Any) -> FraudResult:
-        """A decision stored by an earlier run."""
-        data = record(value, "fraud")
-        outcome: Any = one_of(data, "outcome", OUTCOMES, "fraud")
-        return cls(
-            outcome=outcome,
-            score=text(data, "score", "fraud", required=True),
-            reasons=texts(data, "reasons", "fraud"),
-            checked_at=text(data, "checked_at", "fraud", required=True),
-        )
-
-    def model_dump(self) -> dict[str, Any]:
-        return asdict(self)
+    def stored_fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {**super().stored_fields(data), "score": text(data, "score", cls.STORED_AS, required=True)}

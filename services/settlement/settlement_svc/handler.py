@@ -15,7 +15,7 @@ from payments_core.observability import get_logger, get_metrics, get_tracer, wor
 from payments_core.status import Status
 from settlement_svc import bootstrap
 from settlement_svc.logic import process
-from settlement_svc.models import REQUEST_ADAPTER
+from settlement_svc.models import read_request
 
 SERVICE = "settlement"
 
@@ -32,7 +32,7 @@ METRIC_BY_STATUS = {
 
 @workflow_task(SERVICE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = REQUEST_ADAPTER.validate_python(event)
+    request = read_request(event)
     logger.append_keys(action=request.action)
     tracer.put_annotation("action", request.action)
     outcome = process(request, bootstrap.settlement())

@@ -168,9 +168,12 @@ def _checks_fields(checks: Checks | None) -> dict[str, Any]:
     for name in ("validation", "fraud"):
         check: CheckOutcome | None = getattr(checks, name) if checks else None
         if check is not None and check.outcome != "ERROR":
-            stored[name] = check.model_dump(
-                include={"outcome", "reasons", "score", "checked_at"}, exclude_none=True
-            )
+            shown = {"outcome": check.outcome, "reasons": list(check.reasons), "score": check.score}
+            stored[name] = {
+                key: value
+                for key, value in {**shown, "checked_at": check.checked_at}.items()
+                if value is not None
+            }
     return stored
 
 

@@ -8,19 +8,16 @@ is lost. Plain dataclasses read by ``payments_core.payloads``, not pydantic: see
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
 from payments_core.payloads import (
-    TRANSACTION_ID_MAX_LENGTH,
+    CheckRequest,
+    CheckResult,
     LenientPayment,
-    ValidationError,
-    one_of,
     optional_text,
     record,
-    required_text,
     text,
-    texts,
 )
 
 
@@ -63,50 +60,17 @@ class PaymentToValidate(LenientPayment):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ValidationRequest:
+class ValidationRequest(CheckRequest[PaymentToValidate]):
     """The Validate task's Payload: the workflow input."""
 
-    transaction_id: str
-    payment: PaymentToValidate
-    received_at: str | None = None
-
-    @classmethod
-    def model_validate(cls, value: Any) -> ValidationRequest:
-        data = record(value, "payload")
-        if "payment" not in data:
-            raise ValidationError("payment", "is required")
-        return cls(
-            transaction_id=required_text(data, "transaction_id", max_length=TRANSACTION_ID_MAX_LENGTH),
-            payment=PaymentToValidate.model_validate(data["payment"]),
-            received_at=optional_text(data, "received_at"),
-        )
-
-
-OUTCOMES: tuple[Literal["PASS"], Literal["FAIL"]] = ("PASS", "FAIL")
+    PAYMENT = PaymentToValidate
 
 
 @dataclass(frozen=True, kw_only=True)
-class ValidationResult:
+class ValidationResult(CheckResult):
     """What the step returns to the state machine and stores as the item's ``validation`` map."""
 
+    OUTCOMES = ("PASS", "FAIL")
+    STORED_AS = "validation"
+
     outcome: Literal["PASS", "FAIL"]
-    reasons: list[str]
-    checked_at: str
-
-    def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise ValidationError("outcome", "must be PASS or FAIL")
-
-    @classmethod
-    def model_validate(cls, value: Any) -> ValidationResult:
-        """A result stored by an earlier run."""
-        data = record(value, "validation")
-        outcome: Any = one_of(data, "outcome", OUTCOMES, "validation")
-        return cls(
-            outcome=outcome,
-            reasons=texts(data, "reasons", "validation"),
-            checked_at=text(data, "checked_at", "validation", required=True),
-        )
-
-    def model_dump(self) -> dict[str, Any]:
-        return asdict(self)

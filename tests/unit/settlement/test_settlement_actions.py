@@ -9,7 +9,7 @@ from payments_core.audit_trail import state_change_events
 from payments_core.errors import InvalidAmount, StatusTransitionRejected, TransactionNotFound
 from payments_core.status import Status
 from settlement_svc.logic import process
-from settlement_svc.models import REQUEST_ADAPTER
+from settlement_svc.models import read_request
 from settlement_svc.ports import SettlementPorts
 from tests.factories import payment
 from tests.fakes import FakeTransactions
@@ -75,7 +75,7 @@ def run(deps, action, **fields):
         "checks": PASSED,
         **fields,
     }
-    return process(REQUEST_ADAPTER.validate_python(event), deps)
+    return process(read_request(event), deps)
 
 
 def trail(deps):
