@@ -48,3 +48,16 @@ def workflow_task(service: str) -> Callable[[Handler], Handler]:
         return metrics.log_metrics(logged)  # type: ignore[return-value]
 
     return wear
+
+
+def stream_task(service: str) -> Callable[[Handler], Handler]:
+    """What every stream function's handler wears: fresh log keys per batch (the event is never
+    logged: its images hold payment data), a trace without the response, its metrics flushed."""
+    logger, tracer, metrics = get_logger(service), get_tracer(service), get_metrics(service)
+
+    def wear(handler: Handler) -> Handler:
+        traced = tracer.capture_lambda_handler(capture_response=False)(handler)
+        logged = logger.inject_lambda_context(log_event=False, clear_state=True)(traced)
+        return metrics.log_metrics(logged)  # type: ignore[return-value]
+
+    return wear

@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from payments_core.dynamo import deserialize
-from payments_core.observability import get_logger, get_metrics, get_tracer
+from payments_core.observability import get_logger, get_metrics, stream_task
 from payments_core.status import Status
 from payments_core.streams import sequence, shard_id_of
 from settlement_svc import bootstrap
@@ -21,7 +21,6 @@ from settlement_svc.archiving import SettledRecord, archive_batch
 
 SERVICE = "archive"
 logger = get_logger(SERVICE)
-tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
 
 
@@ -35,9 +34,7 @@ def settled_records(records: list[dict[str, Any]]) -> list[SettledRecord]:
     return settled
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@stream_task(SERVICE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     shard_id = shard_id_of(event)
     ports = bootstrap.archiver()

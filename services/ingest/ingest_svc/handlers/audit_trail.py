@@ -14,17 +14,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest_svc import bootstrap
-from payments_core.observability import get_logger, get_metrics, get_tracer
+from payments_core.observability import get_logger, get_metrics, stream_task
 
 SERVICE = "audit-trail"
 logger = get_logger(SERVICE)
-tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@stream_task(SERVICE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     records = list(event.get("Records") or [])
     writer = bootstrap.audit_trail()

@@ -14,18 +14,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ingest_svc import bootstrap
-from payments_core.observability import get_logger, get_metrics, get_tracer
+from payments_core.observability import get_logger, get_metrics, stream_task
 from payments_core.streams import shard_id_of
 
 SERVICE = "audit-counters"
 logger = get_logger(SERVICE)
-tracer = get_tracer(SERVICE)
 metrics = get_metrics(SERVICE)
 
 
-@logger.inject_lambda_context(log_event=False, clear_state=True)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
+@stream_task(SERVICE)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     shard_id = shard_id_of(event)
     counted = bootstrap.counters().count(shard_id, list(event.get("Records") or []))
