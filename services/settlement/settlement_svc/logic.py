@@ -48,8 +48,6 @@ from settlement_svc.ports import SettlementPorts
 if TYPE_CHECKING:
     from payments_core.transactions import GuardedWrite
 
-STEP: Final = "settlement"
-ACTOR: Final = "settlement"
 
 MAX_CAUSE_CHARS: Final = 512
 MAX_ERROR_CHARS: Final = 128
@@ -168,12 +166,9 @@ def _checks_fields(checks: Checks | None) -> dict[str, Any]:
     for name in ("validation", "fraud"):
         check: CheckOutcome | None = getattr(checks, name) if checks else None
         if check is not None and check.outcome != "ERROR":
-            shown = {"outcome": check.outcome, "reasons": list(check.reasons), "score": check.score}
-            stored[name] = {
-                key: value
-                for key, value in {**shown, "checked_at": check.checked_at}.items()
-                if value is not None
-            }
+            kept = {"outcome": check.outcome, "reasons": list(check.reasons), "score": check.score}
+            kept["checked_at"] = check.checked_at
+            stored[name] = {key: value for key, value in kept.items() if value is not None}
     return stored
 
 
