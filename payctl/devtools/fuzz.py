@@ -35,6 +35,8 @@ CONFIG = Path(__file__).with_name("schemathesis.toml")
 DASHBOARD_PATHS = "^/audit"
 FUZZ_PARAMETERS = {
     "EnvironmentSuffix": "fuzz",
+    # The card-data sweep reads what a deployment logging a line per step would log.
+    "LogLevel": "INFO",
     "ApiThrottleRateLimit": "100000",
     "ApiThrottleBurstLimit": "100000",
     "ApiQuotaLimit": "100000000",

@@ -34,6 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # still processes them); the failure tests shorten it on the queue itself, for their duration only.
 E2E_PARAMETERS = {
     "EnvironmentSuffix": "e2e",
+    # The card-data sweep reads what a deployment logging a line per step would log.
+    "LogLevel": "INFO",
     "QueueVisibilityTimeoutSeconds": "60",
     "ApiThrottleRateLimit": "500",
     "ApiThrottleBurstLimit": "500",
