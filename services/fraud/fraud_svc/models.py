@@ -2,8 +2,8 @@
 
 Only the fields scoring reads are modelled, leniently: a payment that validation will fail must
 still be scored, not crash this branch. An amount that is already a binary float is refused,
-because its exact value is lost. Plain dataclasses read by ``payments_core.payloads``, not
-pydantic: see there why.
+because its exact value is lost. Plain dataclasses (``payments_core.checks``) read by
+``payments_core.payloads``, not pydantic: see there why.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Self
 
+from payments_core.checks import CheckRequest, CheckResult, LenientPayment
 from payments_core.payloads import (
-    CheckRequest,
-    CheckResult,
-    LenientPayment,
     ValidationError,
     optional_text,
     record,

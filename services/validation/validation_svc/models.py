@@ -3,7 +3,8 @@
 The payment is read leniently on purpose: a payment that breaks a business rule must come out
 as ``FAIL`` with a reason (a business decline), not as a parsing error (a technical failure).
 Only an amount that is already a binary float is refused at parse time, because its exact value
-is lost. Plain dataclasses read by ``payments_core.payloads``, not pydantic: see there why.
+is lost. Plain dataclasses (``payments_core.checks``) read by ``payments_core.payloads``, not
+pydantic: see there why.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
+from payments_core.checks import CheckRequest, CheckResult, LenientPayment
 from payments_core.payloads import (
-    CheckRequest,
-    CheckResult,
-    LenientPayment,
     optional_text,
     record,
     text,
