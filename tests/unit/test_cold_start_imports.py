@@ -90,3 +90,17 @@ def test_the_api_builds_no_openapi_document_on_its_cold_start():
     modules = loaded_modules("ingest_svc.handlers.api")
     assert "aws_lambda_powertools.event_handler.openapi.models" not in modules
     assert "aws_lambda_powertools.event_handler.openapi.swagger_ui" not in modules
+
+
+@pytest.mark.parametrize(
+    ("module", "other_functions_module"),
+    [
+        ("settlement_svc.handler", "settlement_svc.archiving"),
+        ("ingest_svc.handlers.counters", "ingest_svc.dal.idempotency"),
+        ("ingest_svc.handlers.counters", "ingest_svc.logic.record"),
+    ],
+)
+def test_a_composition_root_shared_by_functions_loads_only_the_calling_functions_adapters(
+    module, other_functions_module
+):
+    assert other_functions_module not in loaded_modules(module)

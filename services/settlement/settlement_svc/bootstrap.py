@@ -2,16 +2,22 @@
 their adapters.
 
 Built on first use and kept for the execution environment; tests swap them with
-``bootstrap.settlement.override(...)`` or ``bootstrap.archiver.override(...)``.
+``bootstrap.settlement.override(...)`` or ``bootstrap.archiver.override(...)``. The archive's ports
+are imported by its builder: the archive function's handler has loaded them already, and the
+settlement steps' cold start need not.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from payments_core.transactions import TransactionStore
 from payments_core.wiring import CompositionRoot
-from settlement_svc.archiving import ArchivePorts
 from settlement_svc.dal import ArchiveBucket, ArchiveMarks, SettlementLedger
 from settlement_svc.ports import SettlementPorts
+
+if TYPE_CHECKING:
+    from settlement_svc.archiving import ArchivePorts
 
 
 def _settlement_ports() -> SettlementPorts:
@@ -19,6 +25,8 @@ def _settlement_ports() -> SettlementPorts:
 
 
 def _archive_ports() -> ArchivePorts:
+    from settlement_svc.archiving import ArchivePorts
+
     return ArchivePorts(ledger=SettlementLedger(), objects=ArchiveBucket(), marks=ArchiveMarks())
 
 
