@@ -135,24 +135,28 @@ def prepare(template_path: Path, interpreter: str, version: str) -> tuple[Path, 
     return layer_dir / "python", runtime_dir
 
 
-def _value(value: Any, logical_id: str) -> str:
-    """A plausible value for an environment variable whose template value is an intrinsic."""
+def _value(value: Any, logical_id: str, defaults: dict[str, Any]) -> str:
+    """A plausible value for an environment variable: a parameter's default for a ``Ref`` to one,
+    a made-up physical name for any other intrinsic."""
     if isinstance(value, str | int | float | bool):
         return str(value)
+    if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in defaults:
+        return str(defaults[value["Ref"]])
     return f"payments-dev-main-{logical_id.lower()}"
 
 
 def functions(template_path: Path) -> list[Function]:
     template = load_template(template_path)
-    defaults = template.get("Globals", {}).get("Function", {})
-    shared_env = defaults.get("Environment", {}).get("Variables", {})
+    function_defaults = template.get("Globals", {}).get("Function", {})
+    defaults = {name: p["Default"] for name, p in template.get("Parameters", {}).items() if "Default" in p}
+    shared_env = function_defaults.get("Environment", {}).get("Variables", {})
     found = []
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
         properties = resource["Properties"]
         variables = {**shared_env, **properties.get("Environment", {}).get("Variables", {})}
-        env = {name: _value(value, name) for name, value in variables.items()}
+        env = {name: _value(value, name, defaults) for name, value in variables.items()}
         env["AUDIT_SHARDS"] = "16"
         target = OUT / "functions" / logical_id
         shutil.rmtree(target, ignore_errors=True)

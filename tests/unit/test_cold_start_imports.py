@@ -19,6 +19,7 @@ HANDLERS = {
     "ingest_svc.handlers.api": "services/ingest",
     "ingest_svc.handlers.consumer": "services/ingest",
     "ingest_svc.handlers.counters": "services/ingest",
+    "ingest_svc.handlers.audit_trail": "services/ingest",
     "validation_svc.handler": "services/validation",
     "fraud_svc.handler": "services/fraud",
     "settlement_svc.handler": "services/settlement",
@@ -28,6 +29,7 @@ HANDLERS = {
 # that read their events by hand must not load it.
 WITHOUT_PYDANTIC = (
     "ingest_svc.handlers.counters",
+    "ingest_svc.handlers.audit_trail",
     "settlement_svc.archiver",
     "settlement_svc.handler",
     "validation_svc.handler",
