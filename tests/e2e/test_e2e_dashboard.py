@@ -43,7 +43,7 @@ def counted_today(api, aws, wait, table, dashboard_key) -> Counter[str]:
 
 
 def test_the_dashboards_totals_equal_a_direct_count(
-    local_stack, api, api_key, aws, payment, payctl, queue_drained, wait, wait_for_status
+    local_stack, api, api_key, aws, payment, payctl, queue_drained, wait, wait_for_status, wait_for_audit
 ):
     items = [{"idempotency_key": f"dash-{n}-{payment()['reference']}", **payment()} for n in range(3)]
     items.append(
@@ -51,16 +51,29 @@ def test_the_dashboards_totals_equal_a_direct_count(
     )
     results = api.post("/payments/batch", {"payments": items}).json()["results"]
     for result in results:
-        wait_for_status(result["transaction_id"])
+        final = wait_for_status(result["transaction_id"])["status"]
+        # The rows follow the statuses through the stream: wait for this payment's last one.
+        wait_for_audit(result["transaction_id"], f"payment.{final.lower()}")
     queue_drained()
     table = local_stack.outputs["AuditTableName"]
-    direct_today = counted_today(api, aws, wait, table, local_stack.api_key_value("DashboardApiKeyId"))
+    dashboard_key = local_stack.api_key_value("DashboardApiKeyId")
 
-    figures = json.loads(payctl("dashboard", "--json").stdout)
+    def quiet():
+        """The figures, and the direct count, once no row landed while the dashboard read them
+        (an earlier test's rows can still be following their statuses)."""
+        direct_today = counted_today(api, aws, wait, table, dashboard_key)
+        figures = json.loads(payctl("dashboard", "--json").stdout)
+        rows = _terminal_rows(aws, table)
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        if Counter(action for action, at in rows if at.startswith(today)) != direct_today:
+            return None
+        return figures, direct_today, rows
+
+    figures, direct_today, rows = wait(quiet, timeout=60, interval=1, what="a quiet moment to compare")
 
     generated = datetime.fromisoformat(figures["generated_at"].replace("Z", "+00:00"))
     since = (generated - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    direct_hour = Counter(action for action, at in _terminal_rows(aws, table) if at >= since)
+    direct_hour = Counter(action for action, at in rows if at >= since)
     assert figures["today"] == {
         **{w: direct_today[a] for a, w in TERMINAL_ACTIONS.items()},
         "received": figures["today"]["received"],
