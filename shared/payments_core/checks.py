@@ -13,12 +13,10 @@ from payments_core.payloads import (
     TRANSACTION_ID_MAX_LENGTH,
     ValidationError,
     field_path,
-    one_of,
     optional_text,
     record,
     required_text,
     text,
-    texts,
 )
 
 
@@ -94,10 +92,9 @@ class CheckRequest(Generic[P]):
 
 @dataclass(frozen=True, kw_only=True)
 class CheckResult:
-    """What a check returns to the state machine and stores as the transaction's ``STORED_AS`` map."""
+    """What a check returns to the state machine (settlement stores it with the final status)."""
 
     OUTCOMES: ClassVar[tuple[str, ...]]
-    STORED_AS: ClassVar[str]
 
     outcome: str
     reasons: list[str]
@@ -106,19 +103,6 @@ class CheckResult:
     def __post_init__(self) -> None:
         if self.outcome not in self.OUTCOMES:
             raise ValidationError("outcome", f"must be one of {', '.join(self.OUTCOMES)}")
-
-    @classmethod
-    def stored_fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        """The fields of a result stored by an earlier run, for the constructor."""
-        return {
-            "outcome": one_of(data, "outcome", cls.OUTCOMES, cls.STORED_AS),
-            "reasons": texts(data, "reasons", cls.STORED_AS),
-            "checked_at": text(data, "checked_at", cls.STORED_AS, required=True),
-        }
-
-    @classmethod
-    def model_validate(cls, value: Any) -> Self:
-        return cls(**cls.stored_fields(record(value, cls.STORED_AS)))
 
     def model_dump(self) -> dict[str, Any]:
         return asdict(self)

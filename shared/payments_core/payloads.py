@@ -74,12 +74,4 @@ def texts(data: Mapping[str, Any], name: str, where: str = "", *, required: bool
     return list(value)
 
 
-def one_of(data: Mapping[str, Any], name: str, allowed: tuple[str, ...], where: str = "") -> str:
-    """A required string field holding one of ``allowed``."""
-    value = data.get(name)
-    if value not in allowed:
-        raise ValidationError(field_path(where, name), f"must be one of {', '.join(allowed)}")
-    return str(value)
-
-
 TRANSACTION_ID_MAX_LENGTH: Final = 64

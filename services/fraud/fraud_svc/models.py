@@ -9,7 +9,6 @@ because its exact value is lost. Plain dataclasses (``payments_core.checks``) re
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Self
 
@@ -18,7 +17,6 @@ from payments_core.payloads import (
     ValidationError,
     optional_text,
     record,
-    text,
 )
 
 SCORE_PATTERN: Final = re.compile(r"0\.[0-9]{2}|1\.00")
@@ -57,10 +55,9 @@ class FraudRequest(CheckRequest[PaymentToScore]):
 
 @dataclass(frozen=True, kw_only=True)
 class FraudResult(CheckResult):
-    """What the step returns and stores as the item's ``fraud`` map; the score is a string Decimal."""
+    """What the step returns to the workflow; the score is a string Decimal."""
 
     OUTCOMES = ("APPROVE", "DECLINE")
-    STORED_AS = "fraud"
 
     outcome: Literal["APPROVE", "DECLINE"]
     score: str
@@ -69,7 +66,3 @@ class FraudResult(CheckResult):
         super().__post_init__()
         if not isinstance(self.score, str) or not SCORE_PATTERN.fullmatch(self.score):
             raise ValidationError("score", "must be a two-place decimal string from 0.00 to 1.00")
-
-    @classmethod
-    def stored_fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {**super().stored_fields(data), "score": text(data, "score", cls.STORED_AS, required=True)}

@@ -67,9 +67,8 @@ class ValidationRequest(CheckRequest[PaymentToValidate]):
 
 @dataclass(frozen=True, kw_only=True)
 class ValidationResult(CheckResult):
-    """What the step returns to the state machine and stores as the item's ``validation`` map."""
+    """What the step returns to the state machine."""
 
     OUTCOMES = ("PASS", "FAIL")
-    STORED_AS = "validation"
 
     outcome: Literal["PASS", "FAIL"]
