@@ -16,10 +16,12 @@ FUNCTIONS = (
     "FraudFunction",
     "SettlementFunction",
     "ArchiveFunction",
+    "AuditTrailFunction",
+    "AuditCountersFunction",
 )
 WORKFLOW_FUNCTIONS = ("ValidationFunction", "FraudFunction", "SettlementFunction")
 WRITES = {
-    "dynamodb": ("PutItem", "UpdateItem", "TransactWriteItems"),
+    "dynamodb": ("PutItem", "UpdateItem", "TransactWriteItems", "BatchWriteItem"),
     "s3": ("PutObject",),
     "stepfunctions": ("StartSyncExecution",),
 }
