@@ -160,9 +160,8 @@ def dlq_replay(
 
     Each is deleted from the DLQ only after its send succeeded, and gets an audit row on its
     payment (operator, old and new message id). Messages whose payment is already complete (a
-    final status and the final step's last audit row: every effect exists) are reported and left
-    for `payctl dlq drop --complete`; a final status with an effect missing is replayed, and the
-    re-run completes it.
+    final status, the workflow's last write; what follows from it the stream delivers) are
+    reported and left for `payctl dlq drop --complete`.
     """
     selection = filters.selection()
     require_choice(selection, everything, "replay")
@@ -236,7 +235,7 @@ def dlq_drop(
         bool,
         typer.Option(
             "--complete",
-            help="Only messages whose payment is complete: SETTLED or DECLINED with its last audit row.",
+            help="Only messages whose payment is complete: SETTLED or DECLINED.",
             rich_help_panel=FILTERS_PANEL,
         ),
     ] = False,

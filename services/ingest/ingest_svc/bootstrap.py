@@ -2,7 +2,7 @@
 
 One root per function (the API, the queue consumer, the audit trail and its counters), each built on first use
 and kept for the execution environment. Tests swap a function's adapters with
-``bootstrap.<function>.override(...)``. This one module serves three functions, so each builder
+``bootstrap.<function>.override(...)``. This one module serves four functions, so each builder
 imports its own adapters: no function's cold start loads another's (the counters load neither
 pydantic nor the API's idempotency store, the consumer not the API's audit reader).
 """
